@@ -1,0 +1,1 @@
+"""Adapters at the edges: systemd, crontab, notifications, LLM backends."""

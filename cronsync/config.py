@@ -1,0 +1,182 @@
+"""Load and check a user space's jobs.json and settings.json, reporting every problem at once."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from cronsync.core.errors import InvalidInput, Problem
+from cronsync.core.jobs import AgentJob, ScriptJob, format_loc, parse_json_text, validate_jobs_data
+from cronsync.core.settings import SETTINGS_ADAPTER, Settings
+from cronsync.paths import UserSpace
+
+AnyJob = ScriptJob | AgentJob
+
+
+@dataclass(frozen=True)
+class Config:
+    space: UserSpace
+    jobs: list[AnyJob]
+    settings: Settings
+    source_key: str
+
+    def find(self, name_or_id: str) -> AnyJob | None:
+        for job in self.jobs:
+            if name_or_id in (job.id, job.name):
+                return job
+        return None
+
+
+def resolve_script(space: UserSpace, path: str) -> Path:
+    """The script's real path, which must be an existing file inside USER/scripts (symlinks followed)."""
+    scripts = space.scripts_dir.resolve()
+    candidate = Path(path) if Path(path).is_absolute() else space.root / path
+    real = candidate.resolve()
+    if not real.is_relative_to(scripts):
+        raise ValueError(f"{path!r} resolves to {real}, outside {scripts}; scripts must live in USER/scripts")
+    if not real.is_file():
+        raise ValueError(f"{path!r} does not exist (looked for {real}); put the script in {scripts}")
+    return real
+
+
+def read_sources(space: UserSpace) -> tuple[bytes, bytes | None]:
+    """The raw bytes of jobs.json and settings.json (None when there is no settings.json)."""
+    try:
+        jobs_bytes = space.jobs_file.read_bytes()
+    except FileNotFoundError:
+        raise InvalidInput(
+            [Problem(str(space.jobs_file), "no jobs.json here; create a user space with `cronsync init`")]
+        ) from None
+    try:
+        settings_bytes: bytes | None = space.settings_file.read_bytes()
+    except FileNotFoundError:
+        settings_bytes = None
+    return jobs_bytes, settings_bytes
+
+
+def source_key(space: UserSpace, jobs_bytes: bytes, settings_bytes: bytes | None) -> str:
+    import hashlib
+
+    digest = hashlib.sha256(str(space.root).encode() + b"\0" + jobs_bytes + b"\0" + (settings_bytes or b""))
+    return digest.hexdigest()
+
+
+def _decode(data: bytes, file: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput([Problem(file, f"not UTF-8 text (byte {exc.start})")]) from None
+
+
+def load_settings(space: UserSpace, settings_bytes: bytes | None) -> tuple[Settings, list[Problem]]:
+    if settings_bytes is None:
+        return Settings(), []
+    file = str(space.settings_file)
+    data = parse_json_text(_decode(settings_bytes, file), file)
+    try:
+        return SETTINGS_ADAPTER.validate_python(data), []
+    except ValidationError as exc:
+        return Settings(), [
+            Problem(file, str(err["msg"]).removeprefix("Value error, "), field=format_loc(err["loc"]) or None)
+            for err in exc.errors()
+        ]
+
+
+def _cross_problems(
+    space: UserSpace, jobs: list[AnyJob], settings: Settings, data: list[Any]
+) -> list[Problem]:
+    """What only the user space can tell: scripts that exist, gateways that are defined."""
+    file = str(space.jobs_file)
+    index_of = {raw.get("name"): i for i, raw in enumerate(data) if isinstance(raw, dict)}
+    problems = []
+    for job in jobs:
+        index = index_of.get(job.name)
+        if isinstance(job, ScriptJob):
+            try:
+                resolve_script(space, job.payload.path)
+            except ValueError as exc:
+                problems.append(Problem(file, str(exc), index, job.name, "payload.path"))
+        field = "payload.output" if isinstance(job, AgentJob) and job.payload.output else "notify.gateways"
+        for gateway in job.effective_notify().gateways:
+            if gateway not in settings.gateways:
+                known = ", ".join(sorted(settings.gateways)) or "none yet"
+                problems.append(
+                    Problem(
+                        file,
+                        f"gateway {gateway!r} is not defined in settings.json 'gateways' (defined: {known})",
+                        index,
+                        job.name,
+                        field,
+                    )
+                )
+    return problems
+
+
+def parse_config(
+    space: UserSpace, jobs_bytes: bytes, settings_bytes: bytes | None
+) -> tuple[Config, list[Problem]]:
+    """Every valid job and every problem, so that callers choose between strict and per-job use."""
+    jobs_file = str(space.jobs_file)
+    problems: list[Problem] = []
+    try:
+        settings, settings_problems = load_settings(space, settings_bytes)
+    except InvalidInput as exc:
+        settings, settings_problems = Settings(), exc.problems
+    problems.extend(settings_problems)
+    data = parse_json_text(_decode(jobs_bytes, jobs_file), jobs_file)
+    jobs, job_problems = validate_jobs_data(data, jobs_file)
+    problems.extend(job_problems)
+    if isinstance(data, list):
+        problems.extend(_cross_problems(space, jobs, settings, data))
+    problems.sort(key=lambda p: (p.file != jobs_file, -1 if p.job_index is None else p.job_index))
+    config = Config(space, jobs, settings, source_key(space, jobs_bytes, settings_bytes))
+    return config, problems
+
+
+def load_config(space: UserSpace) -> Config:
+    """The whole user space, valid, or InvalidInput with every problem found."""
+    jobs_bytes, settings_bytes = read_sources(space)
+    config, problems = parse_config(space, jobs_bytes, settings_bytes)
+    if problems:
+        raise InvalidInput(problems)
+    write_compiled(config)
+    return config
+
+
+def compiled_job(job: AnyJob) -> dict[str, Any]:
+    """What `cronsync exec` needs of a job, as plain JSON: exec must not pay for importing pydantic."""
+    data = job.model_dump(mode="json")
+    data["id"] = job.id
+    data["timeout"] = job.effective_timeout()
+    data["notify"] = job.effective_notify().model_dump(mode="json")
+    return data
+
+
+def write_compiled(config: Config) -> None:
+    """Cache the validated config for exec, keyed by the bytes it came from. Best effort."""
+    import os
+    import tempfile
+
+    payload = {
+        "key": config.source_key,
+        "jobs": {job.id: compiled_job(job) for job in config.jobs},
+        "settings": config.settings.model_dump(mode="json"),
+    }
+    state = config.space.state_dir
+    try:
+        if json.loads(config.space.compiled_file.read_bytes()).get("key") == config.source_key:
+            return
+    except (OSError, ValueError):
+        pass
+    try:
+        state.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=state, prefix=".compiled.")
+        with os.fdopen(fd, "w") as handle:
+            json.dump(payload, handle)
+        os.replace(tmp, config.space.compiled_file)
+    except OSError:
+        pass

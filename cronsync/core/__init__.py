@@ -1,0 +1,1 @@
+"""The pure core: schema, schedule translation and rendering. Nothing here touches the machine."""

@@ -1,0 +1,20 @@
+"""Stable, readable job ids derived from job names."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+MAX_ID_LENGTH = 64
+_NON_ID = re.compile(r"[^a-z0-9]+")
+
+
+def job_id(name: str) -> str:
+    """`Daily Standup Summary` -> `daily-standup-summary`: lowercase ASCII, digits and dashes.
+
+    The id is safe as part of a systemd unit name and a crontab comment. It may be empty when the
+    name has no letters or digits; the schema refuses such names.
+    """
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    slug = _NON_ID.sub("-", ascii_name.lower()).strip("-")
+    return slug[:MAX_ID_LENGTH].rstrip("-")

@@ -1,0 +1,290 @@
+"""The jobs.json schema (pydantic v2) and its loader, which reports every problem in one run."""
+
+from __future__ import annotations
+
+import json
+import re
+import zoneinfo
+from collections.abc import Iterable
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
+
+from cronsync.core.errors import InvalidInput, Problem
+from cronsync.core.ids import job_id
+from cronsync.core.schedule import ScheduleError
+from cronsync.core.schedule import parse as parse_schedule
+
+MAX_NAME_LENGTH = 200
+_DURATION = re.compile(r"^\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*(?:(\d+)\s*s)?\s*$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def parse_duration(value: Any) -> Any:
+    """Seconds as a number, or a string such as "90s", "5m", "1h30m"; returns whole seconds."""
+    if isinstance(value, bool):
+        return value  # let pydantic refuse it as "not an integer"
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isdigit():
+            return int(text)
+        match = _DURATION.match(text)
+        if not text or not match or not any(match.groups()):
+            raise ValueError(f'{value!r} is not a duration; use seconds (90) or "90s", "5m", "1h30m"')
+        hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
+        return hours * 3600 + minutes * 60 + seconds
+    return value
+
+
+Duration = Annotated[
+    int, BeforeValidator(parse_duration), Field(ge=0, description="seconds, or '90s', '5m', '1h'")
+]
+PositiveDuration = Annotated[
+    int, BeforeValidator(parse_duration), Field(gt=0, description="seconds, or '90s', '5m', '1h'")
+]
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL character")
+    return value
+
+
+Text = Annotated[str, BeforeValidator(lambda v: _no_nul(v) if isinstance(v, str) else v)]
+GatewayName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", max_length=64)]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Notify(StrictModel):
+    """When to send a run's result, and to which gateways (named in settings.json)."""
+
+    on: Literal["always", "failure", "output", "never"] = "failure"
+    gateways: list[GatewayName] = Field(default_factory=list)
+
+
+class ScriptPayload(StrictModel):
+    path: Text = Field(description="script under USER/scripts, e.g. scripts/clean_tmp.py")
+    args: list[Text] = Field(default_factory=list)
+    env: dict[str, Text] = Field(default_factory=dict)
+    working_dir: Text | None = None
+    timeout: PositiveDuration | None = None
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, env: dict[str, str]) -> dict[str, str]:
+        bad = [name for name in env if not _ENV_NAME.match(name)]
+        if bad:
+            raise ValueError(
+                f"invalid variable name(s) {bad}; use letters, digits and _, not starting with a digit"
+            )
+        return env
+
+
+class AgentPayload(StrictModel):
+    prompt: Text = Field(min_length=1)
+    output: GatewayName | None = Field(default=None, description="gateway that receives the answer")
+    context: list[Text | list[Text]] = Field(
+        default_factory=list, description="commands whose output is given to the model with the prompt"
+    )
+    model: Text | None = None
+    timeout: PositiveDuration | None = None
+
+
+class JobBase(StrictModel):
+    name: Text = Field(min_length=1, max_length=MAX_NAME_LENGTH)
+    cron: Text = Field(description='a cron expression, e.g. "0 9 * * 1-5" or "@daily"')
+    enabled: bool = True
+    description: Text | None = None
+    timezone: Text | None = Field(default=None, description="IANA time zone, e.g. Europe/Berlin")
+    persistent: bool = Field(default=True, description="run a missed run at the next start")
+    random_delay: Duration = 0
+    accuracy: PositiveDuration = 1
+    timeout: PositiveDuration | None = None
+    overlap: Literal["skip", "queue"] = "skip"
+    notify: Notify | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _one_printable_line(cls, name: str) -> str:
+        bad = sorted({repr(ch) for ch in name if not ch.isprintable()})
+        if bad:
+            raise ValueError(
+                f"must be one line of printable text; found control character(s) {', '.join(bad)}"
+            )
+        if name != name.strip():
+            raise ValueError("must not start or end with white space")
+        if not job_id(name):
+            raise ValueError("must contain at least one ASCII letter or digit (the job id is made from it)")
+        return name
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, cron: str) -> str:
+        try:
+            parse_schedule(cron)
+        except ScheduleError as exc:
+            raise ValueError(str(exc)) from None
+        return cron
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, zone: str | None) -> str | None:
+        if zone is None:
+            return None
+        try:
+            zoneinfo.ZoneInfo(zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{zone!r} is not an IANA time zone name; e.g. 'Europe/Berlin', 'UTC'") from None
+        return zone
+
+    @property
+    def id(self) -> str:
+        return job_id(self.name)
+
+    def effective_notify(self) -> Notify:
+        return self.notify or Notify()
+
+    def effective_timeout(self) -> int | None:
+        return self.timeout
+
+
+class ScriptJob(JobBase):
+    action: Literal["script"]
+    payload: ScriptPayload
+
+    def effective_timeout(self) -> int | None:
+        return self.payload.timeout or self.timeout
+
+
+class AgentJob(JobBase):
+    action: Literal["agent_workflow"]
+    payload: AgentPayload
+
+    def effective_timeout(self) -> int | None:
+        return self.payload.timeout or self.timeout
+
+    def effective_notify(self) -> Notify:
+        """`payload.output: "telegram"` is shorthand for sending the answer to that gateway."""
+        notify = self.notify
+        if self.payload.output is None:
+            return notify or Notify()
+        if notify is None:
+            return Notify(on="always", gateways=[self.payload.output])
+        gateways = list(dict.fromkeys([*notify.gateways, self.payload.output]))
+        return Notify(on=notify.on, gateways=gateways)
+
+
+Job = Annotated[ScriptJob | AgentJob, Field(discriminator="action")]
+_JOB = TypeAdapter(Job)
+JOBS_FILE_ADAPTER = TypeAdapter(list[Job])
+ACTIONS = ("script", "agent_workflow")
+
+
+def jobs_json_schema() -> dict[str, Any]:
+    schema = JOBS_FILE_ADAPTER.json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "cronsync jobs.json"
+    return schema
+
+
+def parse_json_text(text: str, file: str) -> Any:
+    """JSON text to data; a syntax error becomes a Problem with line and column."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(
+            [Problem(file, f"invalid JSON: {exc.msg}", line=exc.lineno, column=exc.colno)]
+        ) from None
+
+
+def format_loc(loc: Iterable[int | str]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _describe_error(err: Any) -> str:
+    kind = err["type"]
+    if kind == "union_tag_invalid":
+        return f"unknown action {err['input'].get('action')!r}; expected one of: {', '.join(ACTIONS)}"
+    if kind == "union_tag_not_found":
+        return f"missing 'action'; expected one of: {', '.join(ACTIONS)}"
+    if kind == "extra_forbidden":
+        return "unknown field; check its spelling (cronsync schema lists every field)"
+    if kind == "missing":
+        return "required field is missing"
+    message = str(err["msg"])
+    return message.removeprefix("Value error, ")
+
+
+def _job_problems(file: str, index: int, raw: Any, exc: ValidationError) -> list[Problem]:
+    name = raw.get("name") if isinstance(raw, dict) and isinstance(raw.get("name"), str) else None
+    problems = []
+    for err in exc.errors():
+        loc = list(err["loc"])
+        if loc and loc[0] in ACTIONS:  # drop the discriminator tag pydantic puts first
+            loc = loc[1:]
+        problems.append(
+            Problem(file, _describe_error(err), job_index=index, job_name=name, field=format_loc(loc) or None)
+        )
+    return problems
+
+
+def validate_jobs_data(data: Any, file: str) -> tuple[list[ScriptJob | AgentJob], list[Problem]]:
+    """Validate each job on its own so that one bad job does not hide the others' problems."""
+    if not isinstance(data, list):
+        return [], [Problem(file, f"the top level must be a JSON array of jobs, not {type(data).__name__}")]
+    jobs: list[ScriptJob | AgentJob] = []
+    problems: list[Problem] = []
+    for index, raw in enumerate(data):
+        try:
+            jobs.append(_JOB.validate_python(raw))
+        except ValidationError as exc:
+            problems.extend(_job_problems(file, index, raw, exc))
+    problems.extend(_duplicate_problems(file, data))
+    return jobs, problems
+
+
+def _duplicate_problems(file: str, data: list[Any]) -> list[Problem]:
+    problems = []
+    seen_names: dict[str, int] = {}
+    seen_ids: dict[str, tuple[int, str]] = {}
+    for index, raw in enumerate(data):
+        name = raw.get("name") if isinstance(raw, dict) else None
+        if not isinstance(name, str) or not job_id(name):
+            continue
+        if name in seen_names:
+            problems.append(
+                Problem(
+                    file, f"duplicate name; job #{seen_names[name]} has the same name", index, name, "name"
+                )
+            )
+            continue
+        seen_names[name] = index
+        ident = job_id(name)
+        if ident in seen_ids:
+            other_index, other_name = seen_ids[ident]
+            problems.append(
+                Problem(
+                    file,
+                    f"its id {ident!r} is the same as job #{other_index} ({other_name!r}); rename one",
+                    index,
+                    name,
+                    "name",
+                )
+            )
+            continue
+        seen_ids[ident] = (index, name)
+    return problems

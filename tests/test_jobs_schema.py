@@ -1,0 +1,159 @@
+"""The jobs.json schema: the seed loads unchanged, every error class is reported, all at once."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from cronsync.config import load_config
+from cronsync.core.errors import InvalidInput
+from cronsync.core.ids import job_id
+from cronsync.core.jobs import AgentJob, ScriptJob
+from cronsync.paths import UserSpace
+from tests.conftest import EXAMPLE
+
+
+def write_jobs(user_dir: Path, jobs: object) -> None:
+    text = jobs if isinstance(jobs, str) else json.dumps(jobs)
+    (user_dir / "config" / "jobs.json").write_text(text)
+
+
+def problems_of(user_dir: Path) -> list[str]:
+    with pytest.raises(InvalidInput) as info:
+        load_config(UserSpace(user_dir))
+    return [str(p) for p in info.value.problems]
+
+
+def script_job(name: str = "A", **extra: object) -> dict[str, object]:
+    job: dict[str, object] = {
+        "name": name,
+        "cron": "0 0 * * 0",
+        "action": "script",
+        "payload": {"path": "scripts/clean_tmp.py"},
+    }
+    job.update(extra)
+    return job
+
+
+def test_seed_file_loads_unchanged() -> None:
+    config = load_config(UserSpace(EXAMPLE))
+    standup, clean = config.jobs
+    assert isinstance(standup, AgentJob) and isinstance(clean, ScriptJob)
+    assert standup.id == "daily-standup-summary" and clean.id == "clean-temp-files"
+    assert standup.payload.prompt == "Summarize git commits from the last 24 hours."
+    notify = standup.effective_notify()
+    assert notify.gateways == ["telegram"] and notify.on == "always"
+    assert clean.payload.path == "scripts/clean_tmp.py" and clean.persistent is True
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("Daily Standup Summary", "daily-standup-summary"),
+        ("  Ünïcode -- Job!! ", "unicode-job"),
+        ("a/b\\c", "a-b-c"),
+        ("Backup: DB @ 3am", "backup-db-3am"),
+    ],
+)
+def test_job_id_is_a_safe_slug(name: str, expected: str) -> None:
+    assert job_id(name) == expected
+
+
+def test_invalid_json_reports_line_and_column(user_dir: Path) -> None:
+    write_jobs(user_dir, '[\n  {"name": "x",\n   "cron" "0 0 * * *"}\n]')
+    (problem,) = problems_of(user_dir)
+    assert "jobs.json:3:" in problem and "invalid JSON" in problem
+
+
+def test_every_problem_is_reported_in_one_run(user_dir: Path) -> None:
+    write_jobs(
+        user_dir,
+        [
+            script_job("Good"),
+            {"name": "No Action", "cron": "0 0 * * *", "payload": {}},
+            {"name": "Weird", "cron": "0 0 * * *", "action": "email", "payload": {}},
+            script_job("Bad Cron", cron="61 * * * *"),
+            script_job("Line\nBreak"),
+            script_job("Good"),
+            script_job("good!"),
+            script_job("Escapes", payload={"path": "../outside.py"}),
+            script_job("Missing", payload={"path": "scripts/nope.py"}),
+            script_job("Zone", timezone="Mars/Olympus"),
+            script_job("Typo", enabeld=True),
+            {
+                "name": "Agent",
+                "cron": "0 0 * * *",
+                "action": "agent_workflow",
+                "payload": {"prompt": "hi", "output": "nowhere"},
+            },
+        ],
+    )
+    problems = problems_of(user_dir)
+    text = "\n".join(problems)
+    expectations = [
+        ("job #1 ('No Action')", "missing 'action'"),
+        ("job #2 ('Weird')", "unknown action 'email'; expected one of: script, agent_workflow"),
+        ("job #3 ('Bad Cron'), field 'cron'", ""),
+        ("job #4 ('Line\\nBreak'), field 'name'", "control character"),
+        ("job #5 ('Good'), field 'name'", "duplicate name"),
+        ("job #6 ('good!'), field 'name'", "id 'good' is the same as job #0"),
+        ("job #7 ('Escapes'), field 'payload.path'", "outside"),
+        ("job #8 ('Missing'), field 'payload.path'", "does not exist"),
+        ("job #9 ('Zone'), field 'timezone'", "not an IANA time zone"),
+        ("job #10 ('Typo'), field 'enabeld'", "unknown field"),
+        ("job #11 ('Agent'), field 'payload.output'", "gateway 'nowhere' is not defined"),
+    ]
+    for where, what in expectations:
+        assert any(where in p and what in p for p in problems), f"{where} / {what} not in:\n{text}"
+    assert not any("jobs.json, job #0 (" in p for p in problems)
+
+
+def test_script_symlink_out_of_scripts_is_refused(user_dir: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "evil.py"
+    outside.write_text("print('x')\n")
+    os.symlink(outside, user_dir / "scripts" / "link.py")
+    write_jobs(user_dir, [script_job("Link", payload={"path": "scripts/link.py"})])
+    (problem,) = problems_of(user_dir)
+    assert "outside" in problem and "payload.path" in problem
+
+
+def test_absolute_path_inside_scripts_is_accepted(user_dir: Path) -> None:
+    write_jobs(user_dir, [script_job("Abs", payload={"path": str(user_dir / "scripts" / "clean_tmp.py")})])
+    assert load_config(UserSpace(user_dir)).jobs[0].name == "Abs"
+
+
+def test_top_level_must_be_an_array(user_dir: Path) -> None:
+    write_jobs(user_dir, {"jobs": []})
+    (problem,) = problems_of(user_dir)
+    assert "top level must be a JSON array" in problem
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"), [(90, 90), ("90s", 90), ("5m", 300), ("1h30m", 5400), ("45", 45)]
+)
+def test_durations(user_dir: Path, value: object, seconds: int) -> None:
+    write_jobs(user_dir, [script_job("D", timeout=value, random_delay=value)])
+    job = load_config(UserSpace(user_dir)).jobs[0]
+    assert job.timeout == seconds and job.random_delay == seconds
+
+
+def test_bad_duration_and_notify(user_dir: Path) -> None:
+    write_jobs(
+        user_dir, [script_job("D", timeout="soon", notify={"on": "sometimes", "gateways": ["telegram"]})]
+    )
+    text = "\n".join(problems_of(user_dir))
+    assert "field 'timeout'" in text and "not a duration" in text
+    assert "field 'notify.on'" in text and "'always'" in text
+
+
+def test_settings_problems_are_reported_with_job_problems(user_dir: Path) -> None:
+    (user_dir / "config" / "settings.json").write_text(
+        json.dumps({"gateways": {"t": "not-a-list"}, "agent": {"backend": "magic"}})
+    )
+    write_jobs(user_dir, [script_job("X", cron="* * *")])
+    text = "\n".join(problems_of(user_dir))
+    assert "settings.json" in text and "gateways.t" in text and "agent" in text
+    assert "job #0 ('X'), field 'cron'" in text
