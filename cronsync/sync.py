@@ -604,3 +604,29 @@ def apply(space: UserSpace, context: Context) -> tuple[Plan, ApplyReport, bytes]
         else:
             report = apply_crontab(plan)
     return plan, report, jobs_bytes
+
+
+def installed_backend(requested: str) -> Context:
+    """For commands about what is installed: `auto` picks the backend holding cronsync's schedules."""
+    if requested != "auto":
+        return choose_backend(requested)
+    unit_dir = systemd_user_unit_dir()
+    if any(name.endswith(".timer") for name in managed_unit_files(unit_dir)):
+        return choose_backend("systemd")
+    if crontab_has_block():
+        return Context("crontab", None, unit_dir)
+    return choose_backend("auto")
+
+
+def crontab_has_block() -> bool:
+    import shutil
+
+    from cronsync.adapters import crontab
+
+    if shutil.which("crontab") is None:
+        return False
+    try:
+        text = crontab.read()
+    except crontab.CrontabError:
+        return False
+    return bool(text and crontab.split(text).managed_lines)
