@@ -111,12 +111,12 @@ def apply_lock(space: UserSpace) -> Iterator[None]:
         os.close(fd)
 
 
-def atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str, mode: int = 0o644) -> None:
     """Temp file in the same directory, fsync, rename: a killed apply leaves the old file or the new."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        os.fchmod(fd, 0o644)  # mkstemp makes 0600; unit files and the like are world-readable
+        os.fchmod(fd, mode)  # mkstemp makes 0600; unit files are world-readable
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
             handle.flush()
@@ -196,7 +196,7 @@ def managed_unit_files(unit_dir: Path) -> dict[str, str]:
     return found
 
 
-def _unit_job_id(file_name: str) -> str:
+def unit_job_id(file_name: str) -> str:
     stem = file_name.removeprefix(render.UNIT_PREFIX)
     return stem.rsplit(".", 1)[0]
 
@@ -236,9 +236,9 @@ def plan_systemd(config: Config, target: render.Target, unit_dir: Path) -> Plan:
         found = jobs_by_id.get(job_id)
         enabled = found.enabled if found is not None else True
         plan.jobs.append(_plan_job_units(job_id, found, files, installed, unit_dir, enabled, plan))
-    installed_ids = {_unit_job_id(name) for name in installed}
+    installed_ids = {unit_job_id(name) for name in installed}
     for job_id in sorted(installed_ids - set(wanted)):
-        names = sorted(name for name in installed if _unit_job_id(name) == job_id)
+        names = sorted(name for name in installed if unit_job_id(name) == job_id)
         plan.deletes.extend(names)
         diff = "".join(_diff(installed[name], "", str(unit_dir / name), "/dev/null") for name in names)
         plan.jobs.append(JobPlan(job_id, None, "delete", None, [f"remove {name}" for name in names], diff))
