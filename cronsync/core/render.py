@@ -91,10 +91,14 @@ def _c_escape(value: str, *, dollar: bool) -> str:
             out.append("\\n")
         elif ch == "\t":
             out.append("\\t")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\x{ord(ch):02x}")
-        else:
+        elif ch.isprintable():
             out.append(ch)
+        elif ord(ch) < 0x80:
+            out.append(f"\\x{ord(ch):02x}")
+        elif ord(ch) <= 0xFFFF:
+            out.append(f"\\u{ord(ch):04x}")  # a raw \xNN byte would not be UTF-8
+        else:
+            out.append(f"\\U{ord(ch):08x}")
     return "".join(out)
 
 
