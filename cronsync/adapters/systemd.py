@@ -22,6 +22,7 @@ MANAGER_IFACE = b"org.freedesktop.systemd1.Manager"
 PROPERTIES_IFACE = b"org.freedesktop.DBus.Properties"
 UNIT_PROPERTIES = ("Id", "LoadState", "ActiveState", "SubState", "UnitFileState", "NeedDaemonReload")
 TIMER_PROPERTIES = ("NextElapseUSecRealtime", "LastTriggerUSec", "Result")
+USEC_INFINITY = 2**64 - 1
 SERVICE_PROPERTIES = ("Result", "ExecMainStartTimestamp", "ExecMainExitTimestamp", "ExecMainStatus")
 
 
@@ -76,9 +77,10 @@ def _text(value: Any) -> str:
 def _state_from(name: str, props: dict[str, Any]) -> UnitState:
     def number(key: str) -> int:
         try:
-            return int(props.get(key) or 0)
+            value = int(props.get(key) or 0)
         except (TypeError, ValueError):
             return 0
+        return 0 if value >= USEC_INFINITY else value  # "never" (a stopped timer's next elapse)
 
     need_reload = props.get("NeedDaemonReload", False)
     return UnitState(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 import time
 
 import click
@@ -11,6 +13,7 @@ from cronsync.cli import fail, user_space
 from cronsync.commands.common import BACKEND_OPTION, backend_errors
 from cronsync.config import read_sources
 from cronsync.core.errors import InvalidInput
+from cronsync.paths import UserSpace
 from cronsync.sync import ApplyReport, Context, apply, choose_backend
 
 # The watcher waits this long so that a burst of saves is read once, then re-applies while the file
@@ -30,22 +33,44 @@ def command(ctx: click.Context, backend: str, as_json: bool, from_watcher: bool)
     with backend_errors(as_json):
         context = choose_backend(backend)
         if from_watcher:
-            time.sleep(WATCHER_SETTLE_SECONDS)
-        for _ in range(WATCHER_MAX_ROUNDS if from_watcher else 1):
-            report, applied = _apply_once(ctx, context, as_json)
-            _print_report(report, as_json)
-            if not report.ok:
-                ctx.exit(1)
-            if not from_watcher or read_sources(space)[0] == applied:
-                break
+            code = _watch_rounds(space, context)
+            # Exit at once: a save landing after the last check and before the exit would be missed.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        try:
+            _, report, _ = apply(space, context)
+        except InvalidInput as exc:
+            fail(exc, as_json=as_json)
+        _print_report(report, as_json)
+        ctx.exit(0 if report.ok else 1)
 
 
-def _apply_once(ctx: click.Context, context: Context, as_json: bool) -> tuple[ApplyReport, bytes]:
+def _watch_rounds(space: UserSpace, context: Context) -> int:
+    """Apply until jobs.json stops changing: saves during an apply do not start the service again."""
+    time.sleep(WATCHER_SETTLE_SECONDS)
+    code = 0
+    for _ in range(WATCHER_MAX_ROUNDS):
+        seen = _jobs_bytes(space)
+        try:
+            _, report, _ = apply(space, context)
+            _print_report(report, as_json=False)
+            code = 0 if report.ok else 1
+        except InvalidInput as exc:
+            for problem in exc.problems:
+                click.echo(f"error: {problem}", err=True)
+            click.echo("nothing was changed; fix jobs.json and save again", err=True)
+            code = 1
+        if _jobs_bytes(space) == seen:
+            break
+    return code
+
+
+def _jobs_bytes(space: UserSpace) -> bytes | None:
     try:
-        _, report, applied = apply(user_space(ctx), context)
-    except InvalidInput as exc:
-        fail(exc, as_json=as_json)
-    return report, applied
+        return read_sources(space)[0]
+    except InvalidInput:
+        return None  # no jobs.json (mid-rename, or deleted): apply reports it
 
 
 def _print_report(report: ApplyReport, as_json: bool) -> None:
