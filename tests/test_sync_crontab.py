@@ -176,6 +176,20 @@ def test_a_foreign_time_zone_is_refused(cron_daemon: CronDaemon, user_dir: Path)
     assert cron_daemon.crontab() == ""
 
 
+def test_auto_uses_crontab_when_no_user_manager_answers(
+    cron_daemon: CronDaemon, user_dir: Path, tmp_path: Path
+) -> None:
+    empty_runtime = tmp_path / "no-manager"
+    empty_runtime.mkdir(mode=0o700)
+    argv = [sys.executable, "-m", "cronsync", "--user-dir", str(user_dir), "plan", "--json"]
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(empty_runtime)}
+    result = cron_daemon.run(argv, check=False, env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["backend"] == "crontab"
+    refused = cron_daemon.run([*argv[:-2], "apply", "--backend", "systemd"], check=False, env=env)
+    assert refused.returncode == 1 and "no systemd user manager answers" in refused.stderr
+
+
 @pytest.mark.xfail(strict=False, reason="cronsync exec is a placeholder on this branch (issue 5)")
 def test_an_entry_really_fires(cron_daemon: CronDaemon, user_dir: Path) -> None:
     write_jobs(

@@ -571,6 +571,14 @@ def test_a_timer_really_runs_cronsync_exec(systemd_user: UserManager, user_dir: 
         )
 
     assert wait_for(triggered, timeout=75, interval=0.5)
+    service = systemd_user.show(
+        "cronsync-every-minute.service", "ExecMainStartTimestampMonotonic", "ExecStart"
+    )
+    assert service["ExecMainStartTimestampMonotonic"] != "0"
+    assert (
+        f"argv[]={Path(sys.executable).parent / 'cronsync'} --user-dir {user_dir} exec every-minute ;"
+        in service["ExecStart"]
+    )
     log = UserSpace(user_dir).log_file
     assert wait_for(log.exists, timeout=20)
     entries = [json.loads(line) for line in log.read_text().splitlines()]
