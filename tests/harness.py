@@ -7,6 +7,7 @@ spool) runs inside it through `nsenter`. `stop()` ends every process left in the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -123,10 +124,8 @@ class Namespaced:
                 self.process.wait(timeout=10)
         leftovers = _pids_in_namespace(self.namespace)
         for pid in leftovers:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         _wait_gone(leftovers, 5)
 
 

@@ -22,7 +22,8 @@ def test_user_manager_fires_a_hand_written_timer(systemd_user: UserManager, tmp_
     marker = tmp_path / "fired"
     systemd_user.unit_dir.mkdir(parents=True, exist_ok=True)
     (systemd_user.unit_dir / "smoke.service").write_text(
-        f"[Service]\nType=oneshot\nSyslogIdentifier=smoke-test\nExecStart=/bin/sh -c 'echo tick; echo x >> {marker}'\n"
+        "[Service]\nType=oneshot\nSyslogIdentifier=smoke-test\n"
+        f"ExecStart=/bin/sh -c 'echo tick; echo x >> {marker}'\n"
     )
     (systemd_user.unit_dir / "smoke.timer").write_text("[Timer]\nOnCalendar=*:*:0/2\nAccuracySec=1ms\n")
     systemd_user.systemctl("daemon-reload")
