@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import timezone as dt_timezone
 from zoneinfo import ZoneInfo
 
 
@@ -377,11 +378,13 @@ def _wall_clock(moment: datetime, zone: tzinfo | None) -> datetime:
 
 
 def _localize(wall: datetime, zone: ZoneInfo | None) -> datetime | None:
-    """The instant a wall-clock time means in `zone` (first occurrence if repeated; None if skipped)."""
+    """The instant a wall-clock time means in `zone` (first occurrence if repeated; None if skipped),
+    with a fixed UTC offset."""
     aware = wall.replace(tzinfo=zone, fold=0) if zone else wall.replace(fold=0).astimezone()
     if _wall_clock(aware.astimezone(UTC), zone) != wall:
         return None
-    return aware.astimezone(zone) if zone else aware
+    # A fixed offset: a zoneinfo time inside a repeated hour never compares equal to another zone's time.
+    return aware.astimezone(dt_timezone(aware.utcoffset() or timedelta(0)))
 
 
 # ---------------------------------------------------------------------------------------------- description
