@@ -258,7 +258,7 @@ def _numbers(values: frozenset[int], spec: CronField, cycle: int | None) -> str:
     while remaining:
         progression = _longest_progression(remaining)
         if len(progression) >= 3:
-            items.append(_progression(progression, spec, cycle))
+            items.append(_progression(progression, spec, cycle, lowest=min(values)))
         else:
             progression = remaining[:1]
             items.append(f"{remaining[0]:02d}")
@@ -281,13 +281,15 @@ def _longest_progression(ordered: list[int]) -> list[int]:
     return best
 
 
-def _progression(ordered: list[int], spec: CronField, cycle: int | None) -> str:
+def _progression(ordered: list[int], spec: CronField, cycle: int | None, lowest: int) -> str:
     first, last, step = ordered[0], ordered[-1], ordered[1] - ordered[0]
     if step == 1:
         return f"{first:02d}..{last:02d}"
-    # systemd 252 mis-steps an open repetition 'a/N' across a rollover unless N divides the field's cycle
-    # (issues #22665, #40260); a closed one 'a..b/N' is always computed right.
-    if cycle is not None and cycle % step == 0 and last + step > spec.high:
+    # systemd 252 steps an open repetition 'a/N' past the field's end and carries the excess into the next
+    # day/month/year without resetting it (issues #22665, #40260): after 23:56, `*:00/7` next fires at 00:07.
+    # The excess is `first % step` when N divides the field's cycle; that is harmless only if no value of the
+    # field is smaller. A closed repetition 'a..b/N' never steps past its end, so it is always right.
+    if cycle is not None and cycle % step == 0 and last + step > spec.high and first % step <= lowest:
         return f"{first:02d}/{step}"
     return f"{first:02d}..{last:02d}/{step}"
 
@@ -368,8 +370,23 @@ def next_fires(
 
 
 def _reference_fields(schedule: Schedule) -> tuple[str, ...]:
-    """The user's own fields (nicknames expanded, which cronsim does not read) for the reference evaluator."""
-    return tuple(NICKNAMES[schedule.nickname].split()) if schedule.nickname else schedule.fields
+    """The user's own fields for the reference evaluator, with nicknames expanded (cronsim does not read
+    them) and `a-a/n` written `a` (cronsim 2.x reads a one-value range with a step as `a/n`, i.e. a to max).
+    """
+    if schedule.nickname:
+        return tuple(NICKNAMES[schedule.nickname].split())
+    return tuple(
+        ",".join(_reference_term(spec, term) for term in field.split(","))
+        for spec, field in zip(FIELDS, schedule.fields, strict=True)
+    )
+
+
+def _reference_term(spec: CronField, term: str) -> str:
+    base, slash, _ = term.partition("/")
+    start, dash, end = base.partition("-")
+    if slash and dash and _parse_value(spec, start, term) == _parse_value(spec, end, term):
+        return start
+    return term
 
 
 def _wall_clock(moment: datetime, zone: tzinfo | None) -> datetime:
@@ -394,21 +411,56 @@ def describe(schedule: Schedule) -> str:
     """Plain English, e.g. "At 09:00, Monday through Friday"."""
     if schedule.is_reboot:
         return "At startup (once, when the scheduler starts)"
-    from cron_descriptor import CasingTypeEnum, ExpressionDescriptor, Options
+    from cron_descriptor import CasingTypeEnum, ExpressionDescriptor, FormatError, Options
 
     options = Options(CasingTypeEnum.Sentence, use_24hour_time_format=True, locale_code="en_US")
-    fields = list(_reference_fields(schedule))
-    if schedule.either_day and (schedule.weekdays == ALL_WEEKDAYS or schedule.days == DAY.full()):
-        fields[2] = fields[4] = "*"  # one day field matches every day, so cron's OR does too
-    descriptor = ExpressionDescriptor(" ".join(fields), options)
-    if fields[2] == "*" or fields[4] == "*":
-        return str(descriptor.get_description())
-    # cron-descriptor reads two restricted day fields as OR; cron ANDs them when one starts with '*'.
-    only_weekday = ExpressionDescriptor(" ".join([*fields[:2], "*", *fields[3:]]), options)
-    weekdays = str(only_weekday.get_day_of_week_description()).removeprefix(", ").removeprefix("only on ")
-    joiner = ", or on " if schedule.either_day else ", but only if it is "
-    text = (
-        f"{descriptor.get_time_of_day_description()}{descriptor.get_day_of_month_description()}"
-        f"{joiner}{weekdays}{descriptor.get_month_description()}"
-    )
+    fields = _plain_fields(schedule)
+    try:
+        descriptor = ExpressionDescriptor(" ".join(fields), options)
+        if fields[2] == "*" or fields[4] == "*":
+            return str(descriptor.get_description())
+        # cron-descriptor reads two restricted day fields as OR; cron ANDs them when one starts with '*'.
+        only_weekday = ExpressionDescriptor(" ".join([*fields[:2], "*", *fields[3:]]), options)
+        weekdays = str(only_weekday.get_day_of_week_description()).removeprefix(", ").removeprefix("only on ")
+        joiner = ", or on " if schedule.either_day else ", but only if it is "
+        text = (
+            f"{descriptor.get_time_of_day_description()}{descriptor.get_day_of_month_description()}"
+            f"{joiner}{weekdays}{descriptor.get_month_description()}"
+        )
+    except (FormatError, ValueError, IndexError):
+        minute, hour, day, month, weekday = fields
+        return f"At minute {minute} of hour {hour}, on day {day} of month {month}, weekday {weekday}"
     return text[:1].upper() + text[1:]
+
+
+_DESCRIBED_WEEKDAY = CronField(WEEKDAY.name, 0, 6, WEEKDAY.allowed)
+
+
+def _plain_fields(schedule: Schedule) -> list[str]:
+    """The schedule's sets as simple cron fields that cron-descriptor reads reliably."""
+    specs = (MINUTE, HOUR, DAY, MONTH, _DESCRIBED_WEEKDAY)
+    sets = (schedule.minutes, schedule.hours, schedule.days, schedule.months, schedule.weekdays)
+    fields = [_plain_field(values, spec) for values, spec in zip(sets, specs, strict=True)]
+    if schedule.either_day and "*" in (fields[2], fields[4]):
+        fields[2] = fields[4] = "*"  # one day field matches every day, so cron's OR does too
+    return fields
+
+
+def _plain_field(values: frozenset[int], spec: CronField) -> str:
+    if values == spec.full():
+        return "*"
+    for step in range(2, spec.high):
+        if len(values) > 1 and values == frozenset(range(spec.low, spec.high + 1, step)):
+            return f"*/{step}"
+    items = []
+    remaining = sorted(values)
+    while remaining:
+        progression = _longest_progression(remaining)
+        if len(progression) < 3:
+            progression = remaining[:1]
+            items.append(str(remaining[0]))
+        else:
+            step = progression[1] - progression[0]
+            items.append(f"{progression[0]}-{progression[-1]}" + (f"/{step}" if step > 1 else ""))
+        remaining = [value for value in remaining if value not in progression]
+    return ",".join(items)
