@@ -64,7 +64,7 @@ HARD_CASES: dict[str, list[str]] = {
     "0 */6 * * *": ["*-*-* 00/6:00:00"],
     # Found by hypothesis: an open `01/3` would carry 22+3 into 01:00 of the next day and skip its 00:00.
     "* 0,1/3 * * *": ["*-*-* 00,01..22/3:*:00"],
-    "0 20/4 * * *": ["*-*-* 20/4:00:00"],  # 20+4 carries to 00, the smallest hour: open is right
+    "0 12/4 * * *": ["*-*-* 12/4:00:00"],  # 20+4 carries to 00, below the smallest hour: open is right
     "*/5 */5 * * *": ["*-*-* 00..20/5:00/5:00"],
     "0 9-17 * * *": ["*-*-* 09..17:00:00"],
     "0-10/2,30-40/5 * * * *": ["*-*-* *:00..10/2,30..40/5:00"],
