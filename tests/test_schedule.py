@@ -193,6 +193,10 @@ REFUSED: dict[str, str] = {
     "@fortnightly": "'@fortnightly' is not a cron nickname; allowed: @yearly, @annually, @monthly, "
     "@weekly, @daily, @midnight, @hourly, @reboot",
     "% * * * *": "minute field: '%' in '%' is not a valid value",
+    "\u0661 * * * *": "minute field: '\u0661' in '\u0661' is not a valid value",  # an Arabic-Indic digit
+    "*/\u00b2 * * * *": "minute field: step '\u00b2' in '*/\u00b2' is not allowed",
+    "1234567890123 * * * *": "minute field: '1234567890123' in '1234567890123' is not a valid value",
+    "0060 * * * *": "minute field: 0060 is out of range; allowed 0-59",
 }
 
 

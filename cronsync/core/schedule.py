@@ -57,7 +57,9 @@ NICKNAMES = {
 REBOOT = "@reboot"
 # Longest month per month number; February counts 29 because a schedule for Feb 29 does fire (leap years).
 DAYS_IN_MONTH = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
-MONTH_NAMES = ("", *(f"{datetime(2000, m, 1):%B}" for m in range(1, 13)))
+MONTH_NAMES = tuple(
+    "- January February March April May June July August September October November December".split()
+)
 SYSTEMD_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _QUARTZ = re.compile(r"^(\d*l|\d+w|lw|w|l-\d+)$")
 
@@ -174,7 +176,7 @@ def _parse_term(spec: CronField, term: str) -> range:
 
 
 def _parse_step(spec: CronField, term: str, step_text: str) -> int:
-    if not step_text.isdigit() or not 1 <= int(step_text) <= spec.high:
+    if not _is_number(step_text) or not 1 <= int(step_text) <= spec.high:
         raise ScheduleError(
             f"{spec.name} field: step {step_text!r} in {term!r} is not allowed; a step is a whole number "
             f"1-{spec.high}"
@@ -183,16 +185,20 @@ def _parse_step(spec: CronField, term: str, step_text: str) -> int:
 
 
 def _parse_value(spec: CronField, token: str, term: str) -> int:
-    if token.isdigit():
-        value = int(token)
-        if not spec.low <= value <= spec.high:
-            raise ScheduleError(f"{spec.name} field: {value} is out of range; allowed {spec.allowed}")
-        return value
+    if _is_number(token):
+        if not spec.low <= int(token) <= spec.high:
+            raise ScheduleError(f"{spec.name} field: {token} is out of range; allowed {spec.allowed}")
+        return int(token)
     if token.lower() in spec.names:
         return spec.names.index(token.lower()) + spec.low
     raise ScheduleError(
         f"{spec.name} field: {_unsupported(token, term)}; allowed {spec.allowed} and {SYNTAX}"
     )
+
+
+def _is_number(text: str) -> bool:
+    """ASCII digits only (str.isdigit accepts '²' and other scripts' digits, which cron does not)."""
+    return text.isascii() and text.isdigit() and len(text) <= 9
 
 
 def _unsupported(token: str, term: str) -> str:
