@@ -58,7 +58,21 @@ REBOOT = "@reboot"
 # Longest month per month number; February counts 29 because a schedule for Feb 29 does fire (leap years).
 DAYS_IN_MONTH = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 MONTH_NAMES = tuple(
-    "- January February March April May June July August September October November December".split()
+    [
+        "-",
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ]
 )
 SYSTEMD_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _QUARTZ = re.compile(r"^(\d*l|\d+w|lw|w|l-\d+)$")
