@@ -7,7 +7,7 @@ validating jobs.json stays cheap.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from datetime import timezone as dt_timezone
 from zoneinfo import ZoneInfo
@@ -143,7 +143,7 @@ def _parse_nickname(expression: str, text: str) -> Schedule:
         allowed = ", ".join([*NICKNAMES, REBOOT])
         raise ScheduleError(f"{text!r} is not a cron nickname; allowed: {allowed}")
     parsed = parse(NICKNAMES[nickname])
-    return Schedule(**{**parsed.__dict__, "expression": expression, "nickname": nickname})
+    return replace(parsed, expression=expression, nickname=nickname)
 
 
 def _field_count_message(count: int) -> str:
