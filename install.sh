@@ -4,6 +4,10 @@
 #   ./install.sh              system packages, a virtualenv, `cronsync` on PATH, the user space, apply
 #   ./install.sh --deps-only  only the system packages (what tests/run uses)
 #
+# CRONSYNC_PREFIX (virtualenv parent) and CRONSYNC_BIN_DIR (where the `cronsync` link goes) override the
+# defaults: /opt/cronsync and /usr/local/bin as root, ~/.local/share/cronsync and ~/.local/bin otherwise.
+# The user space is --user-dir's usual default: $CRONSYNC_USER_DIR, else ~/.config/cronsync.
+#
 # Idempotent: a second run changes nothing and says so.
 set -euo pipefail
 
@@ -12,7 +16,7 @@ deps_only=0
 for arg in "$@"; do
   case "$arg" in
     --deps-only) deps_only=1 ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown option $arg (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -40,11 +44,11 @@ fi
 
 # --- cronsync in its own virtualenv ----------------------------------------------------------
 if [ "$(id -u)" -eq 0 ]; then
-  prefix=/opt/cronsync
-  bindir=/usr/local/bin
+  prefix=${CRONSYNC_PREFIX:-/opt/cronsync}
+  bindir=${CRONSYNC_BIN_DIR:-/usr/local/bin}
 else
-  prefix="${XDG_DATA_HOME:-$HOME/.local/share}/cronsync"
-  bindir="$HOME/.local/bin"
+  prefix=${CRONSYNC_PREFIX:-${XDG_DATA_HOME:-$HOME/.local/share}/cronsync}
+  bindir=${CRONSYNC_BIN_DIR:-$HOME/.local/bin}
 fi
 venv="$prefix/venv"
 python=$(command -v python3)

@@ -91,7 +91,10 @@ def _cross_problems(
 ) -> list[Problem]:
     """What only the user space can tell: scripts that exist, gateways that are defined."""
     file = str(space.jobs_file)
-    index_of = {raw.get("name"): i for i, raw in enumerate(data) if isinstance(raw, dict)}
+    index_of: dict[str, int] = {}
+    for i, raw in enumerate(data):
+        if isinstance(raw, dict) and isinstance(raw.get("name"), str):
+            index_of.setdefault(raw["name"], i)
     problems = []
     for job in jobs:
         index = index_of.get(job.name)

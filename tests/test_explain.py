@@ -1,0 +1,93 @@
+"""`cronsync explain` through the real CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from cronsync.core.schedule import next_fires, parse
+from tests.conftest import cronsync
+
+
+def test_json_has_the_lines_crontab_description_and_next_times_in_the_zone() -> None:
+    before = datetime.now(UTC)
+    result = cronsync("explain", "0 9 * * 1-5", "--timezone", "Europe/Berlin", "--next", "5", "--json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["on_calendar"] == ["Mon..Fri *-*-* 09:00:00 Europe/Berlin"]
+    assert out["crontab"] == "0 9 * * 1-5"
+    assert out["description"] == "At 09:00, Monday through Friday"
+    assert out["timezone"] == "Europe/Berlin" and out["on_startup"] is False
+    times = [datetime.fromisoformat(text) for text in out["next"]]
+    assert len(times) == 5
+    for moment in times:
+        assert moment.utcoffset() is not None
+        local = moment.astimezone(ZoneInfo("Europe/Berlin"))
+        assert (local.hour, local.minute, local.weekday() < 5) == (9, 0, True)
+        assert moment.utcoffset() == local.utcoffset()  # shown in the zone's own offset
+    expected = [t.isoformat() for t in next_fires(parse("0 9 * * 1-5"), before, 6, "Europe/Berlin")]
+    assert out["next"] in (expected[:5], expected[1:])  # a run may fall between `before` and the CLI's now
+
+
+def test_either_day_rule_gives_two_lines() -> None:
+    out = json.loads(cronsync("explain", "1 2 3 4 5", "--json", "--next", "0").stdout)
+    assert out["on_calendar"] == ["*-04-03 02:01:00", "Fri *-04-* 02:01:00"]
+    assert out["next"] == []
+    assert out["description"] == "At 02:01, on day 3 of the month, or on Friday, only in April"
+
+
+def test_text_output_shows_every_part() -> None:
+    result = cronsync("explain", "*/7 * * * *", "--timezone", "UTC", "--next", "3")
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    assert "*/7 * * * *: Every 7 minutes" in text
+    assert "OnCalendar=*-*-* *:00..56/7:00 UTC" in text
+    assert "*/7 * * * * <command>" in text
+    assert "next 3 run(s) (UTC):" in text
+    assert len([line for line in text.splitlines() if line.strip().endswith("+00:00")]) == 3
+
+
+def test_default_zone_is_local_time() -> None:
+    env = {**os.environ, "TZ": "America/New_York"}
+    out = json.loads(cronsync("explain", "@daily", "--json", "--next", "3", env=env).stdout)
+    assert out["timezone"] is None and out["on_calendar"] == ["*-*-* 00:00:00"]
+    offsets = {datetime.fromisoformat(text).utcoffset() for text in out["next"]}
+    assert offsets and offsets <= {
+        ZoneInfo("America/New_York").utcoffset(datetime(2024, m, 1)) for m in (1, 7)
+    }
+    assert all(text[11:19] == "00:00:00" for text in out["next"])
+
+
+def test_reboot_runs_at_startup_and_has_no_calendar() -> None:
+    out = json.loads(cronsync("explain", "@reboot", "--json").stdout)
+    assert out["on_calendar"] == [] and out["on_startup"] is True
+    assert out["crontab"] == "@reboot" and out["next"] == []
+    assert "OnStartupSec=" in cronsync("explain", "@reboot").stdout
+
+
+def test_invalid_expression_exits_1_with_the_message() -> None:
+    result = cronsync("explain", "60 * * * *")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: minute field: 60 is out of range; allowed 0-59"
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_invalid_expression_with_json_prints_an_error_object() -> None:
+    result = cronsync("explain", "0 0 31 4 *", "--json")
+    assert result.returncode == 1
+    out = json.loads(result.stdout)
+    assert out["error"].startswith("day-of-month field: day 31 never occurs in April")
+    assert out["ok"] is False
+
+
+def test_unknown_time_zone_exits_1() -> None:
+    result = cronsync("explain", "* * * * *", "--timezone", "Mars/Olympus_Mons", "--json")
+    assert result.returncode == 1
+    assert "'Mars/Olympus_Mons' is not an IANA time zone name" in json.loads(result.stdout)["error"]
+
+
+def test_bad_flag_value_is_a_usage_error() -> None:
+    result = cronsync("explain", "* * * * *", "--next", "-1")
+    assert result.returncode == 2 and "--next" in result.stderr

@@ -1,0 +1,142 @@
+"""Random cron expressions must fire under the real systemd exactly when cron (cronsim) fires.
+
+CI runs a few hundred examples; set CRONSYNC_HYPOTHESIS_EXAMPLES for a longer hunt.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+
+from hypothesis import HealthCheck, given, reject, settings
+from hypothesis import strategies as st
+
+from cronsync.core.schedule import (
+    DAY,
+    FIELDS,
+    HOUR,
+    MINUTE,
+    MONTH,
+    NICKNAMES,
+    WEEKDAY,
+    CronField,
+    ScheduleError,
+    crontab_expression,
+    describe,
+    parse,
+)
+from tests.systemd_calendar import compare_with_systemd
+from tests.test_schedule import BASE_TIMES
+
+EXAMPLES = int(os.environ.get("CRONSYNC_HYPOTHESIS_EXAMPLES", "300"))
+ITERATIONS = 25
+
+
+@st.composite
+def value(draw: st.DrawFn, spec: CronField, low: int | None = None) -> tuple[int, str]:
+    number = draw(st.integers(spec.low if low is None else low, spec.high))
+    text = str(number)
+    if spec.names and number - spec.low < len(spec.names) and draw(st.booleans()):
+        name = spec.names[number - spec.low]
+        text = draw(st.sampled_from([name, name.upper(), name.capitalize()]))
+    return number, text
+
+
+@st.composite
+def term(draw: st.DrawFn, spec: CronField) -> str:
+    kind = draw(st.sampled_from(["value", "range", "range-step", "start-step", "star-step"]))
+    step = draw(st.integers(1, spec.high))
+    if kind == "star-step":
+        return f"*/{step}"
+    start, start_text = draw(value(spec))
+    if kind == "value":
+        return start_text
+    if kind == "start-step":
+        return f"{start_text}/{step}"
+    _, end_text = draw(value(spec, low=start))
+    return f"{start_text}-{end_text}" + (f"/{step}" if kind == "range-step" else "")
+
+
+@st.composite
+def field(draw: st.DrawFn, spec: CronField) -> str:
+    kind = draw(st.sampled_from(["star", "terms", "terms", "terms"]))
+    if kind == "star":
+        return "*"
+    return ",".join(draw(st.lists(term(spec), min_size=1, max_size=3)))
+
+
+@st.composite
+def cron_expression(draw: st.DrawFn) -> str:
+    if draw(st.integers(0, 20)) == 0:
+        return draw(st.sampled_from(sorted(NICKNAMES)))
+    minute, hour = draw(field(MINUTE)), draw(field(HOUR))
+    month = draw(st.one_of(st.just("*"), field(MONTH)))
+    day, weekday = draw(field(DAY)), draw(field(WEEKDAY))
+    return f"{minute} {hour} {day} {month} {weekday}"
+
+
+base_times = st.one_of(
+    st.sampled_from(BASE_TIMES),
+    st.datetimes(datetime(2020, 1, 1), datetime(2035, 12, 31), timezones=st.just(UTC)).map(
+        lambda moment: moment.replace(microsecond=0)
+    ),
+)
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(expression=cron_expression(), base=base_times)
+def test_random_expressions_fire_when_cron_fires_under_real_systemd(expression: str, base: datetime) -> None:
+    try:
+        schedule = parse(expression)
+    except ScheduleError as exc:
+        assert "never occurs" in str(exc), exc  # the generator writes only valid syntax
+        _assert_cron_never_fires(expression)
+        reject()
+    ((_, cron_fires, systemd_fires),) = compare_with_systemd([schedule], base, ITERATIONS)
+    assert cron_fires, f"cronsim finds no fire time for {expression!r} that cronsync accepted"
+    assert systemd_fires == cron_fires
+    # The crontab form is the same schedule, and every schedule can be described.
+    same = parse(crontab_expression(schedule))
+    assert [same.minutes, same.hours, same.days, same.months, same.weekdays] == [
+        schedule.minutes,
+        schedule.hours,
+        schedule.days,
+        schedule.months,
+        schedule.weekdays,
+    ]
+    assert not describe(schedule).startswith("At minute "), "cron-descriptor could not describe it"
+
+
+def _assert_cron_never_fires(expression: str) -> None:
+    from cronsim import CronSim, CronSimError
+
+    try:
+        fire = next(CronSim(expression, datetime(2000, 1, 1)), None)
+    except CronSimError:
+        return
+    assert fire is None, f"cronsync refused {expression!r} as never firing, but cron fires at {fire}"
+
+
+def test_generator_covers_the_hard_parts() -> None:
+    """The property above is only as good as its inputs: check they include the tricky shapes."""
+    seen = {"either_day": False, "names": False, "steps": False, "lists": False, "start_step": False}
+
+    @settings(max_examples=300, deadline=None, database=None)
+    @given(cron_expression())
+    def collect(expression: str) -> None:
+        try:
+            schedule = parse(expression)
+        except ScheduleError:
+            return
+        fields = schedule.fields
+        seen["either_day"] |= schedule.either_day
+        seen["names"] |= any(ch.isalpha() for ch in "".join(fields[3:]))
+        seen["steps"] |= any("/" in f for f in fields)
+        seen["lists"] |= any("," in f for f in fields)
+        seen["start_step"] |= any(
+            t[0].isalnum() and "/" in t and "-" not in t for f in fields for t in f.split(",")
+        )
+
+    collect()
+    assert all(seen.values()), seen
+    assert len(FIELDS) == 5 and DAY.high == 31 and HOUR.high == 23 and MONTH.names and WEEKDAY.names
