@@ -85,18 +85,10 @@ def job_rows(config: Config, context: Context, plans: dict[str, JobPlan]) -> lis
 
 def _next_cron_run(job: AnyJob) -> str | None:
     """Cron runs entries in the machine's local time."""
-    import cronsim
+    from cronsync.core.schedule import next_fires, parse
 
-    from cronsync.core.schedule import crontab_expression, parse
-
-    expression = crontab_expression(parse(job.cron))
-    if expression.startswith("@"):
-        return None
-    now = datetime.now().astimezone()
-    try:
-        return next(cronsim.CronSim(expression, now)).isoformat(timespec="seconds")
-    except (cronsim.CronSimError, StopIteration):
-        return None
+    fires = next_fires(parse(job.cron), datetime.now().astimezone(), 1)
+    return fires[0].isoformat(timespec="seconds") if fires else None
 
 
 def _fill_from_log(row: dict[str, Any], config: Config, job: AnyJob) -> None:

@@ -15,7 +15,7 @@ import jinja2
 
 from cronsync.core.errors import Problem
 from cronsync.core.jobs import AgentJob, ScriptJob
-from cronsync.core.schedule import crontab_expression, on_calendar, parse
+from cronsync.core.schedule import crontab_escape, crontab_expression, on_calendar, parse
 
 AnyJob = ScriptJob | AgentJob
 
@@ -134,7 +134,7 @@ def crontab_command(argv: Sequence[str]) -> str:
     for arg in argv:
         if "\n" in arg or "\r" in arg or "\0" in arg:
             raise RenderError(f"a crontab command cannot hold a newline or NUL: {arg!r}")
-    return " ".join(shlex.quote(arg) for arg in argv).replace("%", "\\%")
+    return crontab_escape(" ".join(shlex.quote(arg) for arg in argv))
 
 
 # --- rendering -----------------------------------------------------------------------------------
