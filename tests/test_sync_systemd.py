@@ -583,3 +583,49 @@ def test_a_timer_really_runs_cronsync_exec(systemd_user: UserManager, user_dir: 
     assert wait_for(log.exists, timeout=20)
     entries = [json.loads(line) for line in log.read_text().splitlines()]
     assert any(e.get("job_id") == "every-minute" and "status" in e for e in entries)
+
+
+def test_without_pystemd_systemctl_does_the_same_work(
+    systemd_user: UserManager, user_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hidden = tmp_path / "hide-pystemd" / "pystemd"
+    hidden.mkdir(parents=True)
+    (hidden / "__init__.py").write_text("raise ImportError('pystemd is not installed here')\n")
+    monkeypatch.setenv("PYTHONPATH", str(hidden.parent))
+    doctor = json.loads(cronsync("doctor", "--json", user_dir=user_dir).stdout)
+    assert "via systemctl" in next(f["message"] for f in doctor["findings"] if f["check"] == "user manager")
+    report = apply_json(user_dir)
+    assert report["ok"] and report["reloaded"]
+    assert [job["next_run"] for job in report["jobs"][:2]] == [
+        expected_next("0 9 * * 1-5").isoformat(),
+        expected_next("0 0 * * 0").isoformat(),
+    ]
+    assert systemd_user.show(EXAMPLE_TIMERS[0], "UnitFileState")["UnitFileState"] == "enabled"
+    assert apply_json(user_dir)["changed"] is False
+    run = cronsync("run", "clean-temp-files", user_dir=user_dir)
+    assert "started cronsync-clean-temp-files.service" in run.stdout, run.stderr
+    rows = json.loads(cronsync("status", "--json", user_dir=user_dir).stdout)["jobs"]
+    clean = next(row for row in rows if row["id"] == "clean-temp-files")
+    assert datetime.fromisoformat(clean["next_run"]) == expected_next("0 0 * * 0")
+    assert clean["last_run"] is not None and clean["last_duration_s"] is not None
+    removed = json.loads(cronsync("uninstall", "--backend", "systemd", "--json", user_dir=user_dir).stdout)
+    assert len(removed["units"]) == 6
+    assert systemd_user.show(EXAMPLE_TIMERS[0], "LoadState")["LoadState"] == "not-found"
+
+
+def test_shell_completion_offers_job_names_and_ids(user_dir: Path) -> None:
+    env = {
+        **os.environ,
+        "_CRONSYNC_COMPLETE": "bash_complete",
+        "COMP_WORDS": f"cronsync --user-dir {user_dir} run cl",
+        "COMP_CWORD": "4",
+    }
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "cronsync")], env=env, capture_output=True, text=True
+    )
+    assert result.stdout.split() == ["plain,clean-temp-files"]
+    env["COMP_WORDS"] = f"cronsync --user-dir {user_dir} logs Da"
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "cronsync")], env=env, capture_output=True, text=True
+    )
+    assert result.stdout.splitlines() == ["plain,Daily Standup Summary"]

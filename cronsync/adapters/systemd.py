@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
 import time
 from collections.abc import Iterable, Sequence
@@ -23,6 +24,13 @@ PROPERTIES_IFACE = b"org.freedesktop.DBus.Properties"
 UNIT_PROPERTIES = ("Id", "LoadState", "ActiveState", "SubState", "UnitFileState", "NeedDaemonReload")
 TIMER_PROPERTIES = ("NextElapseUSecRealtime", "LastTriggerUSec", "Result")
 USEC_INFINITY = 2**64 - 1
+TIME_PROPERTIES = (
+    "NextElapseUSecRealtime",
+    "LastTriggerUSec",
+    "ExecMainStartTimestamp",
+    "ExecMainExitTimestamp",
+)
+_SHOW_TIME = re.compile(r"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})(?:\.(\d+))? UTC")
 SERVICE_PROPERTIES = ("Result", "ExecMainStartTimestamp", "ExecMainExitTimestamp", "ExecMainStatus")
 
 
@@ -167,8 +175,14 @@ class SystemctlManager:
     via = "systemctl"
 
     def _run(self, *args: str) -> str:
+        # TZ=UTC: `show` prints times as text in the local zone, whose abbreviation can be ambiguous.
         proc = subprocess.run(
-            ["systemctl", "--user", *args], capture_output=True, text=True, timeout=120, check=False
+            ["systemctl", "--user", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env={**os.environ, "TZ": "UTC"},
         )
         if proc.returncode != 0:
             raise SystemdError(f"systemctl --user {' '.join(args)}: {proc.stderr.strip() or proc.returncode}")
@@ -202,34 +216,29 @@ class SystemctlManager:
         if not units:
             return {}
         props = ",".join((*UNIT_PROPERTIES, *TIMER_PROPERTIES, *SERVICE_PROPERTIES))
-        # --timestamp=unix is not in systemd 252; ask for raw microseconds through the D-Bus names.
         out = self._run("show", f"--property={props}", "--timestamp=us+utc", *units)
         blocks = [block for block in out.split("\n\n") if block.strip()]
         result = {}
-        for unit, block in zip(units, blocks, strict=False):
-            values = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
-            for key in ("NextElapseUSecRealtime", "LastTriggerUSec", "ExecMainStartTimestamp"):
+        for unit, block in zip(units, blocks, strict=False):  # one block per unit, in order
+            values = dict(line.split("=", 1) for line in block.split("\n") if "=" in line)
+            for key in TIME_PROPERTIES:
                 values[key] = str(_parse_show_time(values.get(key, "")))
-            values["ExecMainExitTimestamp"] = str(_parse_show_time(values.get("ExecMainExitTimestamp", "")))
             result[unit] = _state_from(unit, values)
         return result
 
 
 def _parse_show_time(value: str) -> int:
-    """`systemctl show` prints times as text (`Thu 2026-11-26 20:40:00.123456 UTC`); microseconds."""
+    """`systemctl show` prints times as text (`Thu 2026-11-26 20:40:00[.123456] UTC`); microseconds."""
     from datetime import UTC, datetime
 
-    value = value.strip()
-    if not value or value in ("n/a", "0"):
-        return 0
-    if value.isdigit():
+    match = _SHOW_TIME.search(value)
+    if value.strip().isdigit():
         return int(value)
-    parts = value.split()
-    try:
-        stamp = datetime.strptime(" ".join(parts[1:3]), "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
-    except (ValueError, IndexError):
+    if match is None:
         return 0
-    return int(stamp.timestamp() * 1_000_000)
+    stamp = datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+    micros = int((match.group(2) or "0").ljust(6, "0")[:6])
+    return int(stamp.timestamp()) * 1_000_000 + micros
 
 
 def _pystemd_bus() -> tuple[Any, str] | None:
