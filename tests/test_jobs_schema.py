@@ -38,8 +38,9 @@ def script_job(name: str = "A", **extra: object) -> dict[str, object]:
     return job
 
 
-def test_seed_file_loads_unchanged() -> None:
-    config = load_config(UserSpace(EXAMPLE))
+def test_seed_file_loads_unchanged(user_dir: Path) -> None:
+    assert (user_dir / "config/jobs.json").read_bytes() == (EXAMPLE / "config/jobs.json").read_bytes()
+    config = load_config(UserSpace(user_dir))
     standup, clean = config.jobs
     assert isinstance(standup, AgentJob) and isinstance(clean, ScriptJob)
     assert standup.id == "daily-standup-summary" and clean.id == "clean-temp-files"
