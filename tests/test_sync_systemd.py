@@ -248,6 +248,14 @@ def test_hostile_names_paths_and_env_reach_systemd_exactly(
     # systemd keeps `$$` (its escape for `$`) in the stored argv and replaces it when it executes
     assert f"argv[]={' '.join(a.replace('$', '$$') for a in argv)} ;" in shown["ExecStart"]
     assert shown["Description"] == 'Tricky %n "name" $USER; \\ (cronsync job tricky-n-name-user)'
+    # the watcher of this user dir works too: its path and the transient apply's argv survive escaping
+    path_unit = systemd_user.show("cronsync-sync.path", "Paths")["Paths"]
+    assert path_unit == f"{weird / 'USER' / 'config'} (PathChanged)"
+    write_jobs(weird / "USER", [*jobs, script("Seen By The Watcher")])
+    assert wait_for(
+        lambda: systemd_user.show("cronsync-seen-by-the-watcher.timer", "ActiveState")["ActiveState"] == "active",
+        timeout=20,
+    ), "\n".join(systemd_user.journal("cronsync-sync"))
 
 
 def test_invalid_jobs_change_nothing(systemd_user: UserManager, user_dir: Path) -> None:
