@@ -252,9 +252,9 @@ def test_hostile_names_paths_and_env_reach_systemd_exactly(
     path_unit = systemd_user.show("cronsync-sync.path", "Paths")["Paths"]
     assert path_unit == f"{weird / 'USER' / 'config'} (PathChanged)"
     write_jobs(weird / "USER", [*jobs, script("Seen By The Watcher")])
+    watched = "cronsync-seen-by-the-watcher.timer"
     assert wait_for(
-        lambda: systemd_user.show("cronsync-seen-by-the-watcher.timer", "ActiveState")["ActiveState"] == "active",
-        timeout=20,
+        lambda: systemd_user.show(watched, "ActiveState")["ActiveState"] == "active", timeout=20
     ), "\n".join(systemd_user.journal("cronsync-sync"))
 
 
