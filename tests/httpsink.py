@@ -1,9 +1,9 @@
 """A real HTTP server on 127.0.0.1 (port 0) for tests: records every request, answers from a script.
 
-    with HttpSink() as sink:
-        sink.respond(429, b"slow down")         # the next answer (a queue); then the default
-        sink.default = (200, b"{}", {})          # or sink.handler = lambda request: (200, b"...", {})
-        ... sink.url ... sink.requests[0].json()
+with HttpSink() as sink:
+    sink.respond(429, b"slow down")         # the next answer (a queue); then the default
+    sink.default = (200, b"{}", {})          # or sink.handler = lambda request: (200, b"...", {})
+    ... sink.url ... sink.requests[0].json()
 """
 
 from __future__ import annotations
@@ -79,12 +79,15 @@ class HttpSink:
                 if sink.delay:
                     time.sleep(sink.delay)
                 status, body, headers = sink.answer(request)
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.send_response(status)
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (a timeout test)
 
             do_GET = do_POST = do_PUT = _serve
 
@@ -110,6 +113,8 @@ def chat_completion(content: str) -> Answer:
     body = {
         "id": "chatcmpl-test",
         "object": "chat.completion",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+        ],
     }
     return 200, json.dumps(body).encode(), {"Content-Type": "application/json"}

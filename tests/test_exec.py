@@ -86,7 +86,9 @@ def test_missing_job_is_a_clear_logged_error(tmp_path: Path) -> None:
 
 
 def test_uses_the_compiled_cache_without_pydantic_click_or_apprise(tmp_path: Path) -> None:
-    user = make_space(tmp_path, [script_job("Quick", "quick.sh")], scripts={"quick.sh": "#!/bin/sh\necho ok\n"})
+    user = make_space(
+        tmp_path, [script_job("Quick", "quick.sh")], scripts={"quick.sh": "#!/bin/sh\necho ok\n"}
+    )
     assert run_exec(user, "quick").returncode == 0  # cache miss: validates and writes compiled.json
     compiled = json.loads((user / "state" / "compiled.json").read_text())
     space = UserSpace(user)
@@ -189,7 +191,9 @@ def test_timeout_sends_sigkill_when_sigterm_is_ignored(tmp_path: Path) -> None:
     user = make_space(
         tmp_path,
         [script_job("Stubborn", "stubborn.sh", timeout=1)],
-        scripts={"stubborn.sh": f"#!/bin/sh\ntrap '' TERM\necho $$ > {pid_file}\nwhile :; do sleep 0.1; done\n"},
+        scripts={
+            "stubborn.sh": f"#!/bin/sh\ntrap '' TERM\necho $$ > {pid_file}\nwhile :; do sleep 0.1; done\n"
+        },
     )
     began = time.monotonic()
     result = run_exec(user, "stubborn")
@@ -259,7 +263,9 @@ def test_dry_run_shows_the_plan_and_runs_nothing(tmp_path: Path) -> None:
         ),
     ],
 )
-def test_interpreter_chosen_by_extension_or_shebang(tmp_path: Path, name: str, text: str, expected: str) -> None:
+def test_interpreter_chosen_by_extension_or_shebang(
+    tmp_path: Path, name: str, text: str, expected: str
+) -> None:
     user = make_space(tmp_path, [script_job("Lang", name, payload={"args": ["ARG"]})], scripts={name: text})
     if "." in name:
         (user / "scripts" / name).chmod(0o644)  # extensions do not need the executable bit
@@ -270,7 +276,7 @@ def test_interpreter_chosen_by_extension_or_shebang(tmp_path: Path, name: str, t
 
 def test_settings_python_is_used_for_py_scripts(tmp_path: Path) -> None:
     wrapper = tmp_path / "mypython"
-    wrapper.write_text(f"#!/bin/sh\necho via-wrapper\nexec {sys.executable} \"$@\"\n")
+    wrapper.write_text(f'#!/bin/sh\necho via-wrapper\nexec {sys.executable} "$@"\n')
     wrapper.chmod(0o755)
     user = make_space(
         tmp_path, [script_job("Py", "p.py")], {"python": str(wrapper)}, scripts={"p.py": "print('inner')"}
@@ -364,7 +370,9 @@ def test_job_completed_hook_gets_the_event_on_stdin(tmp_path: Path) -> None:
     )
     assert run_exec(user, "hooked").returncode == 0
     event = json.loads(received.read_text())
-    assert event["event"] == "job_completed" and event["job_id"] == "hooked" and event["excerpt"] == "hooked\n"
+    assert (
+        event["event"] == "job_completed" and event["job_id"] == "hooked" and event["excerpt"] == "hooked\n"
+    )
 
 
 def _wait_for(path: Path, timeout: float = 20) -> None:

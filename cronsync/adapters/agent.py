@@ -123,6 +123,10 @@ def ask_openai(
             reason = getattr(exc, "reason", exc)
             problem = f"agent backend {where} unreachable: {redact(str(reason))}"
             wait = _retry_after(None, attempt)
+            if deadline is not None and time.monotonic() >= deadline - 0.1:
+                raise AgentError(
+                    f"the job's timeout passed while waiting for {where}", timed_out=True
+                ) from None
         if attempt == attempts:
             raise AgentError(f"{problem} (after {attempts} attempts)")
         if deadline is not None and time.monotonic() + wait >= deadline:

@@ -63,18 +63,17 @@ def notify_gateways(
             if plugin is None:
                 result.update(attempts=0, error=f"gateway {name!r} URL #{number} is not a valid apprise URL")
                 continue
-            # long output: cut to the service's own limit unless the URL asks otherwise (?overflow=split)
-            overflow = None if "overflow=" in url else OverflowMode.TRUNCATE
+            if "overflow=" not in url:  # long output: cut to the service's own limit (or ?overflow=split)
+                plugin.overflow_mode = OverflowMode.TRUNCATE
+            # through the Apprise manager, which converts our plain text to the service's format
+            service = apprise.Apprise()
+            service.add(plugin)
             notify_type = NotifyType.FAILURE if failed else NotifyType.INFO
             for attempt in range(1, ATTEMPTS + 1):
                 collector.messages.clear()
                 result["attempts"] = attempt
-                if plugin.notify(
-                    body=body,
-                    title="",
-                    notify_type=notify_type,
-                    body_format=NotifyFormat.TEXT,
-                    overflow=overflow,
+                if service.notify(
+                    body=body, title="", notify_type=notify_type, body_format=NotifyFormat.TEXT
                 ):
                     result["ok"] = True
                     result.pop("error", None)
