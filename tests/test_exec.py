@@ -51,7 +51,7 @@ def test_success_streams_output_and_logs_one_record(tmp_path: Path) -> None:
     assert "oops" in result.stderr
     assert not marker.exists()  # arguments never go through a shell
     (record,) = log_records(user)
-    assert RECORD_KEYS <= set(record)
+    assert set(record) >= RECORD_KEYS
     assert record["job_id"] == "say-hello" and record["job_name"] == "Say Hello"
     assert record["status"] == "success" and record["exit_code"] == 0 and record["trigger"] == "timer"
     assert record["excerpt"] == expected + "\n"
