@@ -11,12 +11,17 @@ import json
 import os
 import sys
 import time
-from collections.abc import Mapping
-from datetime import datetime
-from typing import Any
 
 from cronsync.compiled import read_compiled, source_key
-from cronsync.paths import UserSpace
+from cronsync.paths import (
+    EVENTS_FILE,
+    JOBS_FILE,
+    LOG_FILE,
+    SECRETS_FILE,
+    SETTINGS_FILE,
+    UserSpace,
+    lock_name,
+)
 from cronsync.runlog import LogWriteError, append_json_line
 from cronsync.runner import (
     EXIT_CONFIG,
@@ -29,12 +34,17 @@ from cronsync.runner import (
     script_command,
 )
 
+TYPE_CHECKING = False  # typing itself costs milliseconds on every run: only mypy reads these
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+    Job = dict[str, Any]
+    Settings = dict[str, Any]
+
 TRIGGERS = ("timer", "manual")
 HOOK_TIMEOUT_SECONDS = 60
 FAILURE_TAIL_BYTES = 1500
-
-Job = dict[str, Any]
-Settings = dict[str, Any]
 
 
 class ExecError(Exception):
@@ -54,16 +64,10 @@ def say(message: str) -> None:
 
 def load_job(space: UserSpace, name_or_id: str) -> tuple[Job, Settings]:
     """The job (compiled.json form) and the settings, from the cache when it matches the sources."""
-    try:
-        jobs_bytes = space.jobs_file.read_bytes()
-    except FileNotFoundError:
-        raise ExecError(
-            f"no jobs.json at {space.jobs_file}; create a user space with `cronsync init`"
-        ) from None
-    try:
-        settings_bytes: bytes | None = space.settings_file.read_bytes()
-    except FileNotFoundError:
-        settings_bytes = None
+    jobs_bytes = _read(space.path(JOBS_FILE))
+    if jobs_bytes is None:
+        raise ExecError(f"no jobs.json at {space.path(JOBS_FILE)}; create a user space with `cronsync init`")
+    settings_bytes = _read(space.path(SETTINGS_FILE))
     compiled = read_compiled(space, source_key(space, jobs_bytes, settings_bytes))
     if compiled is None:
         return _load_job_slowly(space, name_or_id, jobs_bytes, settings_bytes)
@@ -74,10 +78,20 @@ def load_job(space: UserSpace, name_or_id: str) -> tuple[Job, Settings]:
     return job, compiled["settings"]
 
 
+def _read(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ExecError(f"cannot read {path}: {exc.strerror}") from None
+
+
 def _missing(space: UserSpace, name_or_id: str, known: list[str]) -> str:
     listed = ", ".join(sorted(known)) or "none"
     return (
-        f"no job {name_or_id!r} in {space.jobs_file} (jobs: {listed}); if it was just removed, "
+        f"no job {name_or_id!r} in {space.path(JOBS_FILE)} (jobs: {listed}); if it was just removed, "
         "`cronsync apply` removes its timer"
     )
 
@@ -147,9 +161,9 @@ class Run:
         self.job = job
         self.settings = settings
         self.trigger = trigger
-        self.started = datetime.now().astimezone()
+        self.started = time.time()
         self.clock = time.monotonic()
-        self.run_id = f"{self.started:%Y%m%dT%H%M%S}-{os.urandom(3).hex()}"
+        self.run_id = new_run_id(self.started)
         self._secrets: Any = None
 
     @property
@@ -162,7 +176,7 @@ class Run:
         if self._secrets is None:
             from cronsync.secretenv import Secrets
 
-            self._secrets = Secrets(self.space.secrets_file)
+            self._secrets = Secrets(self.space.path(SECRETS_FILE))
         return self._secrets
 
     def redact(self, text: str) -> str:
@@ -174,7 +188,7 @@ class Run:
             CRONSYNC_JOB_ID=self.job["id"],
             CRONSYNC_RUN_ID=self.run_id,
             CRONSYNC_TRIGGER=self.trigger,
-            CRONSYNC_USER_DIR=str(self.space.root),
+            CRONSYNC_USER_DIR=self.space.root_str,
         )
         return job_environment(extra)
 
@@ -187,7 +201,7 @@ def script_plan(run: Run) -> tuple[list[str], str, dict[str, str]]:
     """argv, working directory and environment of a script job; ExecError when it cannot start."""
     payload = run.job["payload"]
     try:
-        script = run.space.resolve_script(payload["path"])
+        script = run.space.script_path(payload["path"])
     except ValueError as exc:
         raise ExecError(f"job {run.job['name']!r}, payload.path: {exc}") from None
     env = run.environment()
@@ -205,7 +219,7 @@ def working_dir(run: Run) -> str:
     chosen = run.job["payload"].get("working_dir")
     if not chosen:
         return os.path.expanduser("~")
-    folder = os.path.join(str(run.space.root), os.path.expanduser(chosen))
+    folder = os.path.join(run.space.root_str, os.path.expanduser(chosen))
     if not os.path.isdir(folder):
         raise ExecError(f"job {run.job['name']!r}, payload.working_dir: {folder} is not a directory")
     return folder
@@ -234,7 +248,7 @@ def agent_backend(run: Run) -> dict[str, Any]:
     if not backend:
         raise ExecError(
             f'job {run.job["name"]!r} is an agent job but no agent backend is configured: add "agent" to '
-            f'{run.space.settings_file}, e.g. {{"backend": "openai", '
+            f'{run.space.path(SETTINGS_FILE)}, e.g. {{"backend": "openai", '
             '"base_url": "http://127.0.0.1:11434/v1", "model": "llama3.2"} '
             'or {"backend": "command", "command": ["llm"]}'
         )
@@ -249,7 +263,7 @@ def api_key(run: Run, backend: Mapping[str, Any]) -> str | None:
     if value is None:
         raise ExecError(
             f"agent backend: API key variable ${name} is not set; define it in the environment or "
-            f"in {run.space.secrets_file} (mode 0600)"
+            f"in {run.space.path(SECRETS_FILE)} (mode 0600)"
         )
     return value
 
@@ -314,8 +328,8 @@ def check_secrets_file(run: Run) -> None:
 
 def acquire_lock(space: UserSpace, job_id: str, policy: str) -> int | None:
     """The held lock's fd, or None when the previous run still holds it and the policy is skip."""
-    path = space.lock_file(job_id)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = space.path(lock_name(job_id))
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     except OSError as exc:
@@ -379,17 +393,31 @@ def send_notifications(run: Run, outcome: Outcome) -> list[dict[str, Any]]:
     return results
 
 
+def iso_time(epoch: float) -> str:
+    """Local time in ISO 8601 with milliseconds and the UTC offset (datetime costs an import)."""
+    local = time.localtime(epoch)
+    offset_minutes = local.tm_gmtoff // 60
+    sign = "+" if offset_minutes >= 0 else "-"
+    hours, minutes = divmod(abs(offset_minutes), 60)
+    millis = int(epoch % 1 * 1000)
+    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', local)}.{millis:03d}{sign}{hours:02d}:{minutes:02d}"
+
+
+def new_run_id(epoch: float) -> str:
+    """Sortable and unique: local start time and 6 random hex digits."""
+    return f"{time.strftime('%Y%m%dT%H%M%S', time.localtime(epoch))}-{os.urandom(3).hex()}"
+
+
 def make_record(
-    run_id: str, job_id: str, job_name: str, trigger: str, started: datetime, clock: float
+    run_id: str, job_id: str, job_name: str, trigger: str, started: float, clock: float
 ) -> dict[str, Any]:
-    ended = datetime.now().astimezone()
     return {
         "run_id": run_id,
         "job_id": job_id,
         "job_name": job_name,
         "trigger": trigger,
-        "start": started.isoformat(timespec="milliseconds"),
-        "end": ended.isoformat(timespec="milliseconds"),
+        "start": iso_time(started),
+        "end": iso_time(time.time()),
         "duration": round(time.monotonic() - clock, 3),
     }
 
@@ -416,7 +444,7 @@ def write_record(space: UserSpace, record: dict[str, Any], log: Mapping[str, Any
     """The run's line in scheduler.log, its job_completed event, and the hook if configured."""
     limits = {"max_bytes": log["max_bytes"], "keep": log["keep"]}
     event = {"event": "job_completed", **record}
-    for path, line in ((space.log_file, record), (space.events_file, event)):
+    for path, line in ((space.path(LOG_FILE), record), (space.path(EVENTS_FILE), event)):
         try:
             append_json_line(path, line, **limits)
         except LogWriteError as exc:
@@ -453,7 +481,7 @@ def run_hook(argv: list[str], event: dict[str, Any]) -> None:
 
 
 def execute(space: UserSpace, name_or_id: str, *, trigger: str | None, dry_run: bool) -> int:
-    started, clock = datetime.now().astimezone(), time.monotonic()
+    started, clock = time.time(), time.monotonic()
     try:
         job, settings = load_job(space, name_or_id)
     except ExecError as exc:
@@ -507,13 +535,13 @@ def log_unrunnable(
     trigger: str,
     error: str,
     exit_code: int,
-    started: datetime,
+    started: float,
     clock: float,
 ) -> None:
     """A run that never found a valid job is still logged (job_id derived from what was asked)."""
     from cronsync.core.ids import job_id
 
-    record = make_record("", job_id(name_or_id) or name_or_id, name_or_id, trigger, started, clock)
-    record["run_id"] = f"{started:%Y%m%dT%H%M%S}-{os.urandom(3).hex()}"
+    run_id = new_run_id(started)
+    record = make_record(run_id, job_id(name_or_id) or name_or_id, name_or_id, trigger, started, clock)
     record.update(status="failure", exit_code=exit_code, output_bytes=0, excerpt="", error=error)
     write_record(space, record, default_log_settings(), None)

@@ -11,9 +11,13 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
+
+TYPE_CHECKING = False  # typing itself costs milliseconds on every run: only mypy reads these
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any
+
+    PathLike = str | os.PathLike[str]
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -22,11 +26,13 @@ class LogWriteError(Exception):
     """A log line could not be written (e.g. the file is a symlink)."""
 
 
-def append_json_line(path: Path, record: dict[str, Any], *, max_bytes: int, keep: int) -> None:
+def append_json_line(file: PathLike, record: dict[str, Any], *, max_bytes: int, keep: int) -> None:
+    path = os.fspath(file)
     line = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+    folder, name = os.path.split(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        lock_fd = os.open(path.parent / f".{path.name}.lock", _WRITE_FLAGS, 0o600)
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        lock_fd = os.open(os.path.join(folder, f".{name}.lock"), _WRITE_FLAGS, 0o600)
     except OSError as exc:
         raise LogWriteError(f"cannot write {path}: {exc.strerror}") from None
     try:
@@ -38,13 +44,13 @@ def append_json_line(path: Path, record: dict[str, Any], *, max_bytes: int, keep
         finally:
             os.close(fd)
     except OSError as exc:
-        hint = " (it is a symlink; cronsync never writes through one)" if path.is_symlink() else ""
+        hint = " (it is a symlink; cronsync never writes through one)" if os.path.islink(path) else ""
         raise LogWriteError(f"cannot write {path}: {exc.strerror}{hint}") from None
     finally:
         os.close(lock_fd)
 
 
-def _rotate_if_full(path: Path, incoming: int, max_bytes: int, keep: int) -> None:
+def _rotate_if_full(path: str, incoming: int, max_bytes: int, keep: int) -> None:
     try:
         size = os.lstat(path).st_size
     except FileNotFoundError:
@@ -64,12 +70,13 @@ def _rotate_if_full(path: Path, incoming: int, max_bytes: int, keep: int) -> Non
     os.rename(path, rotated_file(path, 1))
 
 
-def rotated_file(path: Path, number: int) -> Path:
-    return path.with_name(f"{path.name}.{number}")
+def rotated_file(path: str, number: int) -> str:
+    return f"{path}.{number}"
 
 
-def read_json_lines(path: Path, keep: int = 100) -> Iterator[dict[str, Any]]:
+def read_json_lines(file: PathLike, keep: int = 100) -> Iterator[dict[str, Any]]:
     """Every record of the log and its rotated files, oldest first; unreadable lines are skipped."""
+    path = os.fspath(file)
     files = [rotated_file(path, n) for n in range(keep, 0, -1)] + [path]
     for file in files:
         try:

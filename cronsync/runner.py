@@ -12,9 +12,11 @@ import selectors
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import IO
+
+TYPE_CHECKING = False  # typing itself costs milliseconds on every run: only mypy reads these
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import IO
 
 EXIT_TIMEOUT = 124  # as timeout(1)
 EXIT_SKIPPED = 75  # EX_TEMPFAIL: the previous run still holds the lock
@@ -222,7 +224,7 @@ def find_program(name: str, path_value: str) -> str | None:
     return None
 
 
-def read_shebang(script: Path) -> list[str] | None:
+def read_shebang(script: str) -> list[str] | None:
     try:
         with open(script, "rb") as handle:
             first = handle.read(256).split(b"\n", 1)[0]
@@ -247,45 +249,47 @@ _JS_RUNNERS: tuple[tuple[str, list[str]], ...] = (
 )
 
 
-def script_command(script: Path, args: Sequence[str], *, python: str | None, path_value: str) -> list[str]:
+def script_command(script: str, args: Sequence[str], *, python: str | None, path_value: str) -> list[str]:
     """The argv that runs a script: by extension, else by its shebang. StartError says what to install."""
-    suffix = script.suffix.lower()
+    name = os.path.basename(script)
+    suffix = os.path.splitext(name)[1].lower()
     if suffix == ".py":
         interpreter = python or "python3"
         if find_program(interpreter, path_value) is None:
             raise StartError(
-                f"cannot run {script.name}: Python interpreter {interpreter!r} not found on PATH "
+                f"cannot run {name}: Python interpreter {interpreter!r} not found on PATH "
                 '(set "python" in settings.json or install python3)'
             )
-        return [interpreter, str(script), *args]
+        return [interpreter, script, *args]
     if suffix == ".sh":
         shebang = read_shebang(script)
         shell = "bash" if shebang and "bash" in " ".join(shebang) else "sh"
-        return [shell, str(script), *args]
+        return [shell, script, *args]
     if suffix in (".ts", ".mts", ".cts", ".js", ".mjs", ".cjs"):
         runners = _TS_RUNNERS if "ts" in suffix else _JS_RUNNERS
         for program, extra in runners:
             if find_program(program, path_value):
-                return [program, *extra, str(script), *args]
+                return [program, *extra, script, *args]
         install = "tsx (npm install -g tsx)" if "ts" in suffix else "Node.js (apt install nodejs)"
         names = ", ".join(program for program, _ in runners)
-        raise StartError(f"cannot run {script.name}: none of {names} is on PATH; install {install}")
+        raise StartError(f"cannot run {name}: none of {names} is on PATH; install {install}")
     return _shebang_command(script, args, path_value)
 
 
-def _shebang_command(script: Path, args: Sequence[str], path_value: str) -> list[str]:
+def _shebang_command(script: str, args: Sequence[str], path_value: str) -> list[str]:
+    name = os.path.basename(script)
     shebang = read_shebang(script)
     executable = os.access(script, os.X_OK)
     if shebang is None:
         if executable:
-            return [str(script), *args]
+            return [script, *args]
         raise StartError(
-            f"cannot run {script.name}: no known extension (.py .sh .ts .js), no '#!' line and not "
+            f"cannot run {name}: no known extension (.py .sh .ts .js), no '#!' line and not "
             f"executable; add a shebang such as '#!/usr/bin/env python3' or rename it"
         )
     if find_program(shebang[0], path_value) is None:
-        raise StartError(f"cannot run {script.name}: its interpreter {shebang[0]!r} (from '#!') is missing")
-    return [str(script), *args] if executable else [*shebang, str(script), *args]
+        raise StartError(f"cannot run {name}: its interpreter {shebang[0]!r} (from '#!') is missing")
+    return [script, *args] if executable else [*shebang, script, *args]
 
 
 def job_environment(extra: Mapping[str, str], base: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -11,7 +11,6 @@ import os
 import re
 import stat
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
@@ -22,7 +21,7 @@ class SecretsError(Exception):
     """A secret could not be found or the secrets file is unsafe; the message never holds a secret."""
 
 
-def load_secrets_file(path: Path) -> dict[str, str]:
+def load_secrets_file(path: str) -> dict[str, str]:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -61,7 +60,7 @@ def parse_secrets(text: str) -> dict[str, str]:
 class Secrets:
     """Looks names up in the environment, then in secrets.env (read once, when first needed)."""
 
-    def __init__(self, secrets_file: Path, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(self, secrets_file: str, environ: Mapping[str, str] | None = None) -> None:
         self._file = secrets_file
         self._environ = os.environ if environ is None else environ
         self._from_file: dict[str, str] | None = None

@@ -167,7 +167,7 @@ def test_telegram_url_and_message_shape(sink: HttpSink, monkeypatch: pytest.Monk
         {"telegram": ["tgram://${TELEGRAM_BOT_TOKEN}/${TELEGRAM_CHAT_ID}"]},
         body,
         failed=False,
-        secrets=Secrets(Path("/nonexistent/secrets.env")),
+        secrets=Secrets("/nonexistent/secrets.env"),
     )
     assert result == {"gateway": "telegram", "service": "tgram://…", "ok": True, "attempts": 1}
     (request,) = sink.requests

@@ -7,7 +7,9 @@ help and usage errors. The click `command` is built only when asked for (module 
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # typing itself costs milliseconds on every run: only mypy reads these
+if TYPE_CHECKING:
+    from typing import Any
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -25,9 +27,9 @@ def fast_main(argv: list[str]) -> int:
         return _click_main(argv)
     user_dir, job, dry_run, trigger = parsed
     from cronsync.jobrun import execute
-    from cronsync.paths import UserSpace, resolve_user_dir
+    from cronsync.paths import UserSpace, user_dir_path
 
-    return execute(UserSpace(resolve_user_dir(user_dir)), job, trigger=trigger, dry_run=dry_run)
+    return execute(UserSpace(user_dir_path(user_dir)), job, trigger=trigger, dry_run=dry_run)
 
 
 def _parse(argv: list[str]) -> tuple[str | None, str, bool, str | None] | None:
