@@ -6,11 +6,10 @@ fixed-size head+tail buffer, so a job that prints gigabytes costs constant memor
 
 from __future__ import annotations
 
-import contextlib
 import os
+import select
 import selectors
 import signal
-import subprocess
 import time
 
 TYPE_CHECKING = False  # typing itself costs milliseconds on every run: only mypy reads these
@@ -110,9 +109,49 @@ class _Group:
         pending = [t for t in (None if self.timed_out else self.deadline, self.kill_at) if t is not None]
         return max(min(pending) - now, 0.0) if pending else None
 
+    def alive(self) -> bool:
+        try:
+            os.killpg(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
     def _signal(self, signum: int) -> None:
-        with contextlib.suppress(ProcessLookupError):
+        try:
             os.killpg(self.pid, signum)
+        except ProcessLookupError:
+            return
+
+
+class _Child:
+    """The spawned process: its pid, its exit status once reaped, and a pidfd that wakes us when it exits."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.exit_code: int | None = None
+        try:
+            self.pidfd: int | None = os.pidfd_open(pid)
+        except OSError:  # kernels before 5.3: poll instead
+            self.pidfd = None
+
+    def poll(self) -> int | None:
+        if self.exit_code is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                code = os.waitstatus_to_exitcode(status)
+                self.exit_code = 128 - code if code < 0 else code  # killed by signal N: 128+N
+        return self.exit_code
+
+    def wait(self, timeout: float | None) -> None:
+        """Until it exits or `timeout` passes."""
+        if self.pidfd is not None:
+            select.select([self.pidfd], [], [], timeout)
+        else:
+            time.sleep(0.05 if timeout is None else min(timeout, 0.05))
+
+    def close(self) -> None:
+        if self.pidfd is not None:
+            os.close(self.pidfd)
 
 
 def run_process(
@@ -126,52 +165,103 @@ def run_process(
     stdin: IO[bytes] | None = None,
 ) -> ProcessResult:
     """Run argv (never through a shell) in a new session; stream, capture, and time it out."""
-    try:
-        proc = subprocess.Popen(
-            list(argv),
-            cwd=cwd,
-            env=dict(env),
-            stdin=stdin if stdin is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
+    program = find_program(argv[0], env.get("PATH", os.defpath))
+    if program is None:
+        raise StartError(
+            f"cannot start {argv[0]!r}: no such executable (searched PATH={env.get('PATH', '')})"
         )
+    out_read, out_write = os.pipe()
+    err_read, err_write = os.pipe()
+    try:
+        pid = _spawn(program, argv, cwd, env, stdin, out_write, err_write)
     except OSError as exc:
-        raise StartError(f"cannot start {argv[0]!r}: {exc.strerror}") from None
-    assert proc.stdout is not None and proc.stderr is not None
-    group = _Group(proc.pid, timeout)
+        for fd in (out_read, err_read):
+            os.close(fd)
+        raise StartError(f"cannot start {argv[0]!r} in {cwd}: {exc.strerror}") from None
+    finally:
+        os.close(out_write)
+        os.close(err_write)
+    child = _Child(pid)
+    group = _Group(pid, timeout)
     previous_term = signal.signal(signal.SIGTERM, lambda _sig, _frame: group.terminate())
     stdout, stderr = Capture(capture_bytes), Capture(capture_bytes)
     try:
         with selectors.DefaultSelector() as selector:
-            selector.register(proc.stdout, selectors.EVENT_READ, (stdout, 1))
-            selector.register(proc.stderr, selectors.EVENT_READ, (stderr, 2))
-            _pump(selector, proc, group, passthrough)
-        exit_code = _wait(proc, group)
+            selector.register(out_read, selectors.EVENT_READ, (stdout, 1))
+            selector.register(err_read, selectors.EVENT_READ, (stderr, 2))
+            _pump(selector, child, group, passthrough)
+        _wait(child, group)
     finally:
         signal.signal(signal.SIGTERM, previous_term)
-        proc.stdout.close()
-        proc.stderr.close()
-    return ProcessResult(exit_code, group.timed_out, stdout, stderr)
+        for fd in (out_read, err_read):
+            os.close(fd)
+        child.close()
+    assert child.exit_code is not None
+    return ProcessResult(child.exit_code, group.timed_out, stdout, stderr)
 
 
-def _pump(
-    selector: selectors.BaseSelector, proc: subprocess.Popen[bytes], group: _Group, passthrough: bool
-) -> None:
+def _spawn(
+    program: str,
+    argv: Sequence[str],
+    cwd: str,
+    env: Mapping[str, str],
+    stdin: IO[bytes] | None,
+    out: int,
+    err: int,
+) -> int:
+    """posix_spawn (no fork of this process, and much cheaper to import than subprocess) in a new session,
+    with the signals Python ignores (SIGPIPE, SIGXFSZ) back to their defaults."""
+    actions: list[tuple[int, ...] | tuple[int, int, str, int, int]] = [
+        (os.POSIX_SPAWN_DUP2, out, 1),
+        (os.POSIX_SPAWN_DUP2, err, 2),
+        (os.POSIX_SPAWN_DUP2, stdin.fileno(), 0)
+        if stdin is not None
+        else (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+    ]
+    # Python's posix_spawn has no chdir action: switch our own cwd around the call (we are single-threaded)
+    here = os.open(".", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.chdir(cwd)
+        return os.posix_spawn(
+            program,
+            list(argv),
+            dict(env),
+            file_actions=actions,
+            setsid=True,
+            setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
+        )
+    finally:
+        os.fchdir(here)
+        os.close(here)
+
+
+def _pump(selector: selectors.BaseSelector, child: _Child, group: _Group, passthrough: bool) -> None:
+    if child.pidfd is not None:
+        selector.register(child.pidfd, selectors.EVENT_READ, None)
+    open_pipes = 2
     exited_at: float | None = None
-    while selector.get_map():
-        if exited_at is None and proc.poll() is not None:
+    while open_pipes:
+        if exited_at is None and child.poll() is not None:
             exited_at = time.monotonic()
-        if exited_at is not None and time.monotonic() - exited_at > DRAIN_AFTER_EXIT_SECONDS:
-            return
+            if child.pidfd is not None:
+                selector.unregister(child.pidfd)
         next_timer = group.tick()
-        # wake up now and then to notice the job's exit while a grandchild holds the pipes
-        wait = 0.25 if next_timer is None else min(next_timer, 0.25)
-        for key, _events in selector.select(wait):
+        if exited_at is not None:
+            # a background grandchild may hold the pipes open: drain briefly, then stop reading
+            drain_left = exited_at + DRAIN_AFTER_EXIT_SECONDS - time.monotonic()
+            if drain_left <= 0:
+                return
+            next_timer = drain_left if next_timer is None else min(next_timer, drain_left)
+        elif child.pidfd is None:
+            next_timer = 0.25 if next_timer is None else min(next_timer, 0.25)
+        for key, _events in selector.select(next_timer):
+            if key.data is None:
+                continue  # the pidfd: the child exited, noticed at the top of the loop
             capture, out_fd = key.data
             data = os.read(key.fd, _READ_SIZE)
             if not data:
-                selector.unregister(key.fileobj)
+                selector.unregister(key.fd)
+                open_pipes -= 1
                 continue
             capture.add(data)
             if passthrough:
@@ -186,27 +276,13 @@ def _write_all(fd: int, data: bytes) -> None:
         pass  # our own stdout gone (e.g. journal restarted): keep capturing
 
 
-def _wait(proc: subprocess.Popen[bytes], group: _Group) -> int:
-    while True:
-        try:
-            code = proc.wait(timeout=group.tick())
-            break
-        except subprocess.TimeoutExpired:
-            continue
-    if group.timed_out:
-        group.tick()  # the group may outlive its leader: make sure the grace period still ends in SIGKILL
-        if group.kill_at is not None:
-            _finish_kill(group)
-    return 128 - code if code < 0 else code
-
-
-def _finish_kill(group: _Group) -> None:
-    """After a timeout, give the rest of the group its grace period, then SIGKILL it."""
-    while group.kill_at is not None:
-        try:
-            os.killpg(group.pid, 0)
-        except ProcessLookupError:
-            return
+def _wait(child: _Child, group: _Group) -> None:
+    """Reap the child; after a timeout, give the rest of its group the grace period, then SIGKILL it."""
+    while child.poll() is None:
+        child.wait(group.tick())
+    if not group.timed_out:
+        return
+    while group.kill_at is not None and group.alive():
         time.sleep(min(0.1, max(group.kill_at - time.monotonic(), 0)))
         group.tick()
 

@@ -410,3 +410,47 @@ def _peak_child_rss(argv: list[str]) -> int:
     )
     result = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True, check=True)
     return int(result.stdout)
+
+
+def test_job_gets_default_sigpipe_although_python_ignores_it(tmp_path: Path) -> None:
+    user = make_space(
+        tmp_path,
+        [script_job("Sig", "sig.sh")],
+        scripts={"sig.sh": "#!/bin/sh\ngrep SigIgn /proc/$$/status\n"},
+    )
+    result = run_exec(user, "sig")
+    ignored = int(result.stdout.split()[-1], 16)
+    assert result.returncode == 0 and "SigIgn" in result.stdout
+    assert not ignored & (1 << (13 - 1))  # SIGPIPE is 13
+
+
+def test_sigterm_to_exec_stops_the_job_and_the_run_is_logged(tmp_path: Path) -> None:
+    started = tmp_path / "started"
+    user = make_space(
+        tmp_path,
+        [script_job("Long", "long.sh")],
+        scripts={"long.sh": f"#!/bin/sh\ntouch {started}\nsleep 300\n"},
+    )
+    run_exec(user, "long", "--dry-run")
+    runner = subprocess.Popen(exec_argv(user, "long"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _wait_for(started)
+        runner.terminate()  # what systemd does when the unit is stopped
+        assert runner.wait(timeout=20) == 128 + 15
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.wait()
+    (record,) = log_records(user)
+    assert record["status"] == "failure" and record["exit_code"] == 143
+
+
+def test_runs_with_closed_stdout_and_stderr(tmp_path: Path) -> None:
+    user = make_space(
+        tmp_path, [script_job("Closed", "c.sh")], scripts={"c.sh": "#!/bin/sh\necho out\necho err >&2\n"}
+    )
+    command = " ".join(f"'{arg}'" for arg in exec_argv(user, "closed"))
+    result = subprocess.run(["sh", "-c", f"exec {command} >&- 2>&-"], timeout=60)
+    assert result.returncode == 0
+    (record,) = log_records(user)
+    assert record["status"] == "success" and record["excerpt"] == "out\n"

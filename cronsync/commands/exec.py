@@ -26,10 +26,23 @@ def fast_main(argv: list[str]) -> int:
     if parsed is None:
         return _click_main(argv)
     user_dir, job, dry_run, trigger = parsed
+    _ensure_standard_fds()
     from cronsync.jobrun import execute
     from cronsync.paths import UserSpace, user_dir_path
 
     return execute(UserSpace(user_dir_path(user_dir)), job, trigger=trigger, dry_run=dry_run)
+
+
+def _ensure_standard_fds() -> None:
+    """cron or a careless caller may start us with fd 0, 1 or 2 closed; a pipe would then take that
+    number and be lost to the job. Fill any gap with /dev/null (os.open returns the lowest free fd)."""
+    import os
+
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            os.open(os.devnull, os.O_RDWR)
 
 
 def _parse(argv: list[str]) -> tuple[str | None, str, bool, str | None] | None:
