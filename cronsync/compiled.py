@@ -23,14 +23,12 @@ def source_key(space: UserSpace, jobs_bytes: bytes, settings_bytes: bytes | None
 
 def _sha256() -> Any:
     """CPython's built-in sha256 (same digest as hashlib's): hashlib first loads OpenSSL, ~2 ms a run."""
-    import importlib
-
-    for module in ("_sha2", "_sha256"):  # Python >= 3.12, 3.11
+    for module in ("_sha2", "_sha256", "hashlib"):  # Python >= 3.12, 3.11, anything else
         try:
-            return importlib.import_module(module).sha256
+            return __import__(module).sha256
         except ImportError:
             continue
-    return importlib.import_module("hashlib").sha256
+    raise ImportError("no sha256 implementation")
 
 
 def read_compiled(space: UserSpace, key: str) -> dict[str, Any] | None:

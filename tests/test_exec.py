@@ -454,3 +454,33 @@ def test_runs_with_closed_stdout_and_stderr(tmp_path: Path) -> None:
     assert result.returncode == 0
     (record,) = log_records(user)
     assert record["status"] == "success" and record["excerpt"] == "out\n"
+
+
+def test_user_dir_forms_and_usage_errors(tmp_path: Path) -> None:
+    user = make_space(tmp_path, [script_job("Forms", "f.sh")], scripts={"f.sh": "#!/bin/sh\necho formed\n"})
+    python = [sys.executable, "-m", "cronsync"]
+    equals = subprocess.run([*python, f"--user-dir={user}", "exec", "forms"], capture_output=True, text=True)
+    assert equals.returncode == 0 and "formed" in equals.stdout
+    from_env = subprocess.run(
+        [*python, "exec", "forms"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CRONSYNC_USER_DIR": str(user)},
+    )
+    assert from_env.returncode == 0 and "formed" in from_env.stdout
+    assert len(log_records(user)) == 2
+    bad = subprocess.run([*python, "exec", "forms", "--trigger", "cron"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "'cron' is not one of 'timer', 'manual'" in bad.stderr
+    missing = subprocess.run([*python, "exec"], capture_output=True, text=True)
+    assert missing.returncode == 2 and "Missing argument 'JOB'" in missing.stderr
+    helped = subprocess.run([*python, "exec", "--help"], capture_output=True, text=True)
+    assert helped.returncode == 0 and "124" in helped.stdout and "--dry-run" in helped.stdout
+
+
+def test_unparsable_jobs_json_is_logged_with_exit_78(tmp_path: Path) -> None:
+    user = make_space(tmp_path, [])
+    (user / "config" / "jobs.json").write_text('[{"name": "x",')
+    result = run_exec(user, "anything")
+    assert result.returncode == 78 and "invalid JSON" in result.stderr and "jobs.json:1:" in result.stderr
+    (record,) = log_records(user)
+    assert record["exit_code"] == 78 and "invalid JSON" in record["error"]
