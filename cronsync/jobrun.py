@@ -332,11 +332,12 @@ def check_secrets_file(run: Run) -> None:
 def acquire_lock(space: UserSpace, job_id: str, policy: str) -> int | None:
     """The held lock's fd, or None when the previous run still holds it and the policy is skip."""
     path = space.path(lock_name(job_id))
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     try:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     except OSError as exc:
-        raise ExecError(f"cannot open the lock {path}: {exc.strerror}") from None
+        hint = " (a symlink: cronsync never follows one here)" if os.path.islink(path) else ""
+        raise ExecError(f"cannot open the lock {path}: {exc.strerror}{hint}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
