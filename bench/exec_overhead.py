@@ -107,6 +107,7 @@ def main() -> None:
     print(f"ratio exec/direct               {exec_ms / direct_ms:7.1f}x")
     python_ms = statistics.median(python_times) * 1000
     print(f"for scale: the same Python starting and doing nothing (python -c pass): {python_ms:.1f} ms")
+    print(f"so cronsync's own share of the overhead (beyond starting Python): {overhead - python_ms:.1f} ms")
 
 
 if __name__ == "__main__":
