@@ -65,3 +65,22 @@ class UserSpace:
     def compiled_file(self) -> Path:
         """Validated, normalized jobs and settings, keyed by the hash of the files they came from."""
         return self.state_dir / "compiled.json"
+
+    @property
+    def run_requests_dir(self) -> Path:
+        return self.state_dir / "run-requests"
+
+    def run_request_file(self, job_id: str) -> Path:
+        """Created by `cronsync run` before it starts the job, so that exec records the run as manual."""
+        return self.run_requests_dir / job_id
+
+    @property
+    def apply_lock_file(self) -> Path:
+        """flock(2)ed by `cronsync apply` so that two applies never interleave."""
+        return self.state_dir / "apply.lock"
+
+
+def systemd_user_unit_dir() -> Path:
+    """Where user units live: `$XDG_CONFIG_HOME/systemd/user`."""
+    config_home = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(config_home) / "systemd" / "user"

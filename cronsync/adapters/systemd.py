@@ -1,0 +1,315 @@
+"""The systemd user manager: pystemd over D-Bus, else `systemctl --user`.
+
+pystemd talks to the manager's private socket (`$XDG_RUNTIME_DIR/systemd/private`, peer to peer) or
+the session bus; when pystemd is not installed or cannot connect, every call goes through
+`systemctl --user` instead. Either way the whole state of many units is read in one pass.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import subprocess
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+DESTINATION = b"org.freedesktop.systemd1"
+MANAGER_PATH = b"/org/freedesktop/systemd1"
+MANAGER_IFACE = b"org.freedesktop.systemd1.Manager"
+PROPERTIES_IFACE = b"org.freedesktop.DBus.Properties"
+UNIT_PROPERTIES = ("Id", "LoadState", "ActiveState", "SubState", "UnitFileState", "NeedDaemonReload")
+TIMER_PROPERTIES = ("NextElapseUSecRealtime", "LastTriggerUSec", "Result")
+USEC_INFINITY = 2**64 - 1
+TIME_PROPERTIES = (
+    "NextElapseUSecRealtime",
+    "LastTriggerUSec",
+    "ExecMainStartTimestamp",
+    "ExecMainExitTimestamp",
+)
+_SHOW_TIME = re.compile(r"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})(?:\.(\d+))? UTC")
+SERVICE_PROPERTIES = ("Result", "ExecMainStartTimestamp", "ExecMainExitTimestamp", "ExecMainStatus")
+
+
+class SystemdError(RuntimeError):
+    """The user manager refused or failed a request."""
+
+
+@dataclass(frozen=True)
+class UnitState:
+    name: str
+    load_state: str = "not-found"
+    active_state: str = "inactive"
+    sub_state: str = "dead"
+    unit_file_state: str = ""
+    need_daemon_reload: bool = False
+    result: str = ""
+    next_elapse_usec: int = 0
+    last_trigger_usec: int = 0
+    exec_start_usec: int = 0
+    exec_exit_usec: int = 0
+    exit_status: int = 0
+
+    @property
+    def loaded(self) -> bool:
+        return self.load_state == "loaded"
+
+
+class Manager(Protocol):
+    """What cronsync asks of a systemd user manager."""
+
+    via: str
+
+    def reload(self) -> None: ...
+    def enable(self, units: Sequence[str]) -> None: ...
+    def disable(self, units: Sequence[str]) -> None: ...
+    def start(self, unit: str) -> None: ...
+    def stop(self, unit: str) -> None: ...
+    def restart(self, unit: str) -> None: ...
+    def reset_failed(self, unit: str) -> None: ...
+    def states(self, units: Sequence[str]) -> dict[str, UnitState]: ...
+
+
+def private_socket() -> Path | None:
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    return Path(runtime) / "systemd" / "private" if runtime else None
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _state_from(name: str, props: dict[str, Any]) -> UnitState:
+    def number(key: str) -> int:
+        try:
+            value = int(props.get(key) or 0)
+        except (TypeError, ValueError):
+            return 0
+        return 0 if value >= USEC_INFINITY else value  # "never" (a stopped timer's next elapse)
+
+    need_reload = props.get("NeedDaemonReload", False)
+    return UnitState(
+        name=name,
+        load_state=_text(props.get("LoadState", "not-found")),
+        active_state=_text(props.get("ActiveState", "inactive")),
+        sub_state=_text(props.get("SubState", "dead")),
+        unit_file_state=_text(props.get("UnitFileState", "")),
+        need_daemon_reload=need_reload in (True, "yes"),
+        result=_text(props.get("Result", "")),
+        next_elapse_usec=number("NextElapseUSecRealtime"),
+        last_trigger_usec=number("LastTriggerUSec"),
+        exec_start_usec=number("ExecMainStartTimestamp"),
+        exec_exit_usec=number("ExecMainExitTimestamp"),
+        exit_status=number("ExecMainStatus"),
+    )
+
+
+class DBusManager:
+    """The manager through pystemd's D-Bus bindings, one connection for every call."""
+
+    def __init__(self, bus: Any, via: str) -> None:
+        self._bus = bus
+        self.via = via
+
+    def _call(self, method: bytes, signature: bytes, *args: Any) -> Any:
+        from pystemd.dbuslib import apply_signature
+
+        try:
+            reply = self._bus.call_method(
+                DESTINATION, MANAGER_PATH, MANAGER_IFACE, method, apply_signature(signature, list(args))
+            )
+        except Exception as exc:  # pystemd raises its own DBusError family
+            raise SystemdError(f"{method.decode()}{tuple(_text(a) for a in args)}: {exc}") from None
+        return reply.body
+
+    def reload(self) -> None:
+        self._call(b"Reload", b"")
+
+    def enable(self, units: Sequence[str]) -> None:
+        if units:
+            self._call(b"EnableUnitFiles", b"asbb", [u.encode() for u in units], False, True)
+
+    def disable(self, units: Sequence[str]) -> None:
+        if units:
+            self._call(b"DisableUnitFiles", b"asb", [u.encode() for u in units], False)
+
+    def start(self, unit: str) -> None:
+        self._call(b"StartUnit", b"ss", unit.encode(), b"replace")
+
+    def stop(self, unit: str) -> None:
+        self._call(b"StopUnit", b"ss", unit.encode(), b"replace")
+
+    def restart(self, unit: str) -> None:
+        self._call(b"RestartUnit", b"ss", unit.encode(), b"replace")
+
+    def reset_failed(self, unit: str) -> None:
+        with contextlib.suppress(SystemdError):  # not loaded: nothing to reset
+            self._call(b"ResetFailedUnit", b"s", unit.encode())
+
+    def _properties(self, path: bytes, interface: bytes) -> dict[str, Any]:
+        from pystemd.dbuslib import apply_signature
+
+        reply = self._bus.call_method(
+            DESTINATION, path, PROPERTIES_IFACE, b"GetAll", apply_signature(b"s", [interface])
+        )
+        return {_text(key): value for key, value in reply.body.items()}
+
+    def states(self, units: Sequence[str]) -> dict[str, UnitState]:
+        result = {}
+        for unit in units:
+            path = self._call(b"LoadUnit", b"s", unit.encode())
+            props = self._properties(path, b"org.freedesktop.systemd1.Unit")
+            kind = unit.rsplit(".", 1)[-1]
+            if kind in ("timer", "service", "path") and props.get("LoadState") in (b"loaded", "loaded"):
+                props.update(self._properties(path, f"org.freedesktop.systemd1.{kind.title()}".encode()))
+            result[unit] = _state_from(unit, props)
+        return result
+
+
+class SystemctlManager:
+    """The manager through `systemctl --user`, for machines without pystemd."""
+
+    via = "systemctl"
+
+    def _run(self, *args: str) -> str:
+        # TZ=UTC: `show` prints times as text in the local zone, whose abbreviation can be ambiguous.
+        proc = subprocess.run(
+            ["systemctl", "--user", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env={**os.environ, "TZ": "UTC"},
+        )
+        if proc.returncode != 0:
+            raise SystemdError(f"systemctl --user {' '.join(args)}: {proc.stderr.strip() or proc.returncode}")
+        return proc.stdout
+
+    def reload(self) -> None:
+        self._run("daemon-reload")
+
+    def enable(self, units: Sequence[str]) -> None:
+        if units:
+            self._run("enable", "--no-reload", *units)
+
+    def disable(self, units: Sequence[str]) -> None:
+        if units:
+            self._run("disable", "--no-reload", *units)
+
+    def start(self, unit: str) -> None:
+        self._run("start", "--no-block", unit)
+
+    def stop(self, unit: str) -> None:
+        self._run("stop", unit)
+
+    def restart(self, unit: str) -> None:
+        self._run("restart", unit)
+
+    def reset_failed(self, unit: str) -> None:
+        with contextlib.suppress(SystemdError):
+            self._run("reset-failed", unit)
+
+    def states(self, units: Sequence[str]) -> dict[str, UnitState]:
+        if not units:
+            return {}
+        props = ",".join((*UNIT_PROPERTIES, *TIMER_PROPERTIES, *SERVICE_PROPERTIES))
+        out = self._run("show", f"--property={props}", "--timestamp=us+utc", *units)
+        blocks = [block for block in out.split("\n\n") if block.strip()]
+        result = {}
+        for unit, block in zip(units, blocks, strict=False):  # one block per unit, in order
+            values = dict(line.split("=", 1) for line in block.split("\n") if "=" in line)
+            for key in TIME_PROPERTIES:
+                values[key] = str(_parse_show_time(values.get(key, "")))
+            result[unit] = _state_from(unit, values)
+        return result
+
+
+def _parse_show_time(value: str) -> int:
+    """`systemctl show` prints times as text (`Thu 2026-11-26 20:40:00[.123456] UTC`); microseconds."""
+    from datetime import UTC, datetime
+
+    match = _SHOW_TIME.search(value)
+    if value.strip().isdigit():
+        return int(value)
+    if match is None:
+        return 0
+    stamp = datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+    micros = int((match.group(2) or "0").ljust(6, "0")[:6])
+    return int(stamp.timestamp()) * 1_000_000 + micros
+
+
+def _pystemd_bus() -> tuple[Any, str] | None:
+    try:
+        from pystemd.dbuslib import DBus, DBusAddress
+    except ImportError:
+        return None
+    socket = private_socket()
+    if socket is not None and socket.exists():
+        try:
+            bus = DBusAddress(f"unix:path={socket}".encode(), peer_to_peer=True)
+            bus.open()
+            return bus, "pystemd (private socket)"
+        except Exception:
+            pass
+    try:
+        bus = DBus(user_mode=True)
+        bus.open()
+        return bus, "pystemd (session bus)"
+    except Exception:
+        return None
+
+
+def connect() -> Manager | None:
+    """The user manager, or None when none answers."""
+    found = _pystemd_bus()
+    if found is not None:
+        manager: Manager = DBusManager(*found)
+        try:
+            manager.states(["default.target"])
+            return manager
+        except Exception:
+            pass
+    fallback = SystemctlManager()
+    try:
+        fallback._run("show", "--property=Version")
+    except (SystemdError, OSError, subprocess.TimeoutExpired):
+        return None
+    return fallback
+
+
+def wait_for(
+    manager: Manager, units: Iterable[str], ready: Any, timeout: float = 10.0
+) -> dict[str, UnitState]:
+    """Poll until ready(state) holds for every unit, or the timeout passes; the last states."""
+    names = list(units)
+    deadline = time.monotonic() + timeout
+    while True:
+        states = manager.states(names)
+        if all(ready(state) for state in states.values()) or time.monotonic() > deadline:
+            return states
+        time.sleep(0.1)
+
+
+def unit_dir_enabled(unit_dir: Path, unit: str, wanted_by: str) -> bool:
+    """Whether `systemctl enable` linked the unit into its target's .wants (read from disk)."""
+    return (unit_dir / f"{wanted_by}.wants" / unit).is_symlink()
+
+
+def lingering(user: str) -> bool | None:
+    """`loginctl show-user USER -p Linger`; None when logind cannot tell."""
+    try:
+        proc = subprocess.run(
+            ["loginctl", "show-user", user, "--property=Linger", "--value"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if proc.returncode != 0:
+        return None
+    return proc.stdout.strip() == "yes"

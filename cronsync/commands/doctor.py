@@ -1,0 +1,163 @@
+"""`cronsync doctor`: is everything in place for jobs to run? Each finding with the command that fixes it."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import shlex
+import shutil
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import click
+
+from cronsync.adapters import crontab, systemd
+from cronsync.cli import user_space
+from cronsync.config import load_config
+from cronsync.core.errors import InvalidInput
+from cronsync.paths import UserSpace, systemd_user_unit_dir
+from cronsync.sync import (
+    Context,
+    crontab_has_block,
+    make_plan,
+    managed_unit_files,
+)
+
+Level = Literal["ok", "warning", "error"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    level: Level
+    message: str
+    fix: str | None = None
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (see README).")
+@click.pass_context
+def command(ctx: click.Context, as_json: bool) -> None:
+    """Check the user manager, lingering, cron, and that installed units point at an existing cronsync."""
+    findings = run_checks(user_space(ctx))
+    ok = all(f.level != "error" for f in findings)
+    if as_json:
+        click.echo(json.dumps({"ok": ok, "findings": [asdict(f) for f in findings]}, indent=2))
+    else:
+        for finding in findings:
+            click.echo(f"[{finding.level}] {finding.check}: {finding.message}")
+            if finding.fix:
+                click.echo(f"    fix: {finding.fix}")
+    ctx.exit(0 if ok else 1)
+
+
+def run_checks(space: UserSpace) -> list[Finding]:
+    user = getpass.getuser()
+    unit_dir = systemd_user_unit_dir()
+    units = managed_unit_files(unit_dir)
+    uses_crontab = crontab_has_block()
+    manager = systemd.connect()
+    findings = [_manager_finding(manager, user, required=bool(units) or not uses_crontab)]
+    findings.append(_linger_finding(user))
+    if uses_crontab or manager is None:
+        findings.append(_cron_finding(required=uses_crontab))
+    findings.extend(_executable_findings(units, uses_crontab))
+    findings.append(_sync_finding(space, manager, uses_crontab))
+    return findings
+
+
+def _manager_finding(manager: systemd.Manager | None, user: str, required: bool) -> Finding:
+    if manager is not None:
+        return Finding("user manager", "ok", f"systemd user manager answers (via {manager.via})")
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    fix = f"sudo loginctl enable-linger {user}, then log in again"
+    if not runtime:
+        fix = f"export XDG_RUNTIME_DIR=/run/user/$(id -u) (and: {fix})"
+    level: Level = "error" if required else "warning"
+    return Finding("user manager", level, "no systemd user manager answers; timers cannot be used", fix)
+
+
+def _linger_finding(user: str) -> Finding:
+    linger = systemd.lingering(user)
+    if linger is None:
+        return Finding(
+            "lingering",
+            "warning",
+            "logind cannot tell whether lingering is on (is systemd-logind running?)",
+            f"sudo loginctl enable-linger {user}",
+        )
+    if linger:
+        return Finding("lingering", "ok", f"lingering is on for {user}: timers run while logged out")
+    return Finding(
+        "lingering",
+        "warning",
+        f"lingering is off for {user}: user timers stop when you log out",
+        f"sudo loginctl enable-linger {user}",
+    )
+
+
+def _cron_finding(required: bool) -> Finding:
+    if shutil.which("crontab") is None:
+        level: Level = "error" if required else "warning"
+        return Finding("cron", level, "cron is not installed", "sudo apt-get install cron")
+    if crontab.cron_running():
+        return Finding("cron", "ok", "the cron daemon is running")
+    level = "error" if required else "warning"
+    return Finding("cron", level, "the cron daemon is not running", "sudo systemctl enable --now cron")
+
+
+def _executable_findings(units: dict[str, str], uses_crontab: bool) -> list[Finding]:
+    commands: dict[str, str] = {}
+    for name, text in units.items():
+        for line in text.splitlines():
+            if line.startswith("ExecStart="):
+                words = shlex.split(line.removeprefix("ExecStart=").replace("%%", "%").replace("$$", "$"))
+                if words:
+                    commands[name] = words[0]
+    if uses_crontab:
+        for job_id, entry in crontab.split(crontab.read() or "").entries().items():
+            words = shlex.split(entry.command)
+            if words:
+                commands[f"crontab entry {job_id}"] = words[0]
+    missing = {where: exe for where, exe in commands.items() if not os.access(exe, os.X_OK)}
+    if not commands:
+        return []
+    if missing:
+        listed = "; ".join(f"{where} -> {exe}" for where, exe in sorted(missing.items()))
+        return [
+            Finding(
+                "cronsync executable",
+                "error",
+                f"installed schedules run a cronsync that does not exist: {listed}",
+                "cronsync apply (with the cronsync you use now)",
+            )
+        ]
+    return [Finding("cronsync executable", "ok", f"{len(commands)} schedule(s) run an existing cronsync")]
+
+
+def _sync_finding(space: UserSpace, manager: systemd.Manager | None, uses_crontab: bool) -> Finding:
+    try:
+        config = load_config(space)
+    except InvalidInput as exc:
+        return Finding(
+            "jobs.json", "error", f"{len(exc.problems)} problem(s): {exc.problems[0]}", "cronsync edit"
+        )
+    if manager is None and not uses_crontab:
+        return Finding("installed", "warning", "nothing is installed", "cronsync apply")
+    context = Context(
+        "crontab" if uses_crontab and manager is None else "systemd", manager, systemd_user_unit_dir()
+    )
+    try:
+        plan = make_plan(config, context)
+    except InvalidInput as exc:
+        return Finding("installed", "error", str(exc.problems[0]), "cronsync plan")
+    stale = [f"{job.job_id} ({job.action})" for job in plan.jobs if job.action != "unchanged"]
+    if stale:
+        return Finding(
+            "installed",
+            "warning",
+            f"installed schedules differ from jobs.json: {', '.join(stale)}",
+            "cronsync apply",
+        )
+    return Finding("installed", "ok", f"installed {context.backend} schedules match jobs.json")

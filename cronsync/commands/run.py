@@ -1,0 +1,97 @@
+"""`cronsync run <job>`: run a job now through its scheduler, with a scheduled run's environment."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+import click
+
+from cronsync.adapters import crontab
+from cronsync.adapters.systemd import Manager
+from cronsync.cli import fail, user_space
+from cronsync.commands.common import BACKEND_OPTION, backend_errors, complete_job_names
+from cronsync.config import AnyJob, load_config
+from cronsync.core import render
+from cronsync.core.errors import InvalidInput
+from cronsync.paths import UserSpace
+from cronsync.sync import installed_backend
+
+# What cron gives every job (crontab(5)), before the crontab's own variable lines.
+CRON_BASE_ENVIRONMENT = {"PATH": "/usr/bin:/bin", "SHELL": "/bin/sh"}
+
+
+@click.command()
+@click.argument("job_name", metavar="JOB", shell_complete=complete_job_names)
+@BACKEND_OPTION
+@click.option("--no-wait", is_flag=True, help="systemd: start the service and return at once.")
+@click.pass_context
+def command(ctx: click.Context, job_name: str, backend: str, no_wait: bool) -> None:
+    """Run JOB (its name or id) now: systemd starts its service, crontab runs its entry's command."""
+    space = user_space(ctx)
+    with backend_errors():
+        try:
+            config = load_config(space)
+        except InvalidInput as exc:
+            fail(exc)
+        job = config.find(job_name)
+        if job is None:
+            known = ", ".join(j.id for j in config.jobs) or "none"
+            fail(f"no job named or with id {job_name!r} in {space.jobs_file} (jobs: {known})")
+        context = installed_backend(backend)
+        if context.backend == "systemd":
+            assert context.manager is not None
+            code = _run_systemd(space, job, context.manager, no_wait)
+        else:
+            code = _run_crontab(space, job)
+    ctx.exit(code)
+
+
+def _request_manual_run(space: UserSpace, job_id: str) -> None:
+    """exec sees this file and records the run's trigger as `manual`."""
+    space.run_requests_dir.mkdir(parents=True, exist_ok=True)
+    space.run_request_file(job_id).touch()
+
+
+def _run_systemd(space: UserSpace, job: AnyJob, manager: Manager, no_wait: bool) -> int:
+    service = render.service_name(job.id)
+    before = manager.states([service])[service]
+    if not before.loaded:
+        fail(f"{service} is not installed ({before.load_state}); run `cronsync apply` first")
+    _request_manual_run(space, job.id)
+    manager.start(service)
+    click.echo(f"started {service}")
+    if no_wait:
+        return 0
+    give_up_unstarted = time.monotonic() + 10
+    while True:
+        state = manager.states([service])[service]
+        started = state.exec_start_usec != before.exec_start_usec
+        if state.active_state in ("inactive", "failed") and (started or time.monotonic() > give_up_unstarted):
+            break
+        time.sleep(0.2)
+    seconds = max(0, state.exec_exit_usec - state.exec_start_usec) / 1e6
+    click.echo(f"{job.id}: {state.result} (exit {state.exit_status}) in {seconds:.1f}s")
+    click.echo(f"output: cronsync logs {job.id}")
+    return 0 if state.result == "success" else 1
+
+
+def _run_crontab(space: UserSpace, job: AnyJob) -> int:
+    from crontab import CronTab
+
+    from cronsync.sync import installation_target
+
+    text = crontab.read() or ""
+    if job.id not in crontab.split(text).entries():
+        fail(f"{job.id} has no entry in the crontab; run `cronsync apply --backend crontab` first")
+    environment = {
+        "HOME": os.path.expanduser("~"),
+        "LOGNAME": os.environ.get("LOGNAME", os.environ.get("USER", "")),
+        **CRON_BASE_ENVIRONMENT,
+        **{str(k): str(v) for k, v in CronTab(tab=crontab.split(text).user_text()).env.items()},
+    }
+    _request_manual_run(space, job.id)
+    argv = installation_target(space).command("exec", job.id)
+    proc = subprocess.run(argv, env=environment, check=False)
+    return proc.returncode

@@ -1,0 +1,258 @@
+"""Jobs -> the unit files and crontab lines that schedule them. Pure: nothing here touches the machine.
+
+Everything a user typed is escaped the way systemd.syntax(7) and crontab(5) require, or refused.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import jinja2
+
+from cronsync.core.errors import Problem
+from cronsync.core.jobs import AgentJob, ScriptJob
+from cronsync.core.schedule import crontab_escape, crontab_expression, on_calendar, parse
+
+AnyJob = ScriptJob | AgentJob
+
+MARKER_PREFIX = "# Managed by cronsync from "
+MARKER_SUFFIX = " - do not edit"
+UNIT_PREFIX = "cronsync-"
+SYNC_PATH_UNIT = "cronsync-sync.path"
+SYNC_SERVICE_UNIT = "cronsync-sync.service"
+CRONTAB_TAG_PREFIX = "cronsync:"
+# exec's timeout kills the job and records it; systemd's own timeout is only the safety net behind it.
+TIMEOUT_GRACE_SECONDS = 30
+
+
+class RenderError(ValueError):
+    """Something cannot be written into a unit file or crontab line safely."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the rendered files point: the installed cronsync and the user space."""
+
+    cronsync_argv: tuple[str, ...]
+    user_dir: Path
+    jobs_file: Path
+
+    def command(self, *args: str) -> list[str]:
+        return [*self.cronsync_argv, "--user-dir", str(self.user_dir), *args]
+
+
+@dataclass(frozen=True)
+class CrontabEntry:
+    job_id: str
+    line: str
+    enabled: bool
+
+
+def marker(jobs_file: Path) -> str:
+    return f"{MARKER_PREFIX}{jobs_file}{MARKER_SUFFIX}"
+
+
+def is_managed_text(text: str) -> bool:
+    return text.startswith(MARKER_PREFIX)
+
+
+def service_name(job_id: str) -> str:
+    return f"{UNIT_PREFIX}{job_id}.service"
+
+
+def timer_name(job_id: str) -> str:
+    return f"{UNIT_PREFIX}{job_id}.timer"
+
+
+def crontab_tag(job_id: str) -> str:
+    return f"{CRONTAB_TAG_PREFIX}{job_id}"
+
+
+# --- escaping ------------------------------------------------------------------------------------
+
+
+def _c_escape(value: str, *, dollar: bool) -> str:
+    """The inside of a double-quoted systemd word: C escapes, `%%`, and `$$` where `$` is expanded."""
+    out = []
+    for ch in value:
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == '"':
+            out.append('\\"')
+        elif ch == "%":
+            out.append("%%")
+        elif ch == "$" and dollar:
+            out.append("$$")
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ch.isprintable():
+            out.append(ch)
+        elif ord(ch) < 0x80:
+            out.append(f"\\x{ord(ch):02x}")
+        elif ord(ch) <= 0xFFFF:
+            out.append(f"\\u{ord(ch):04x}")  # a raw \xNN byte would not be UTF-8
+        else:
+            out.append(f"\\U{ord(ch):08x}")
+    return "".join(out)
+
+
+def systemd_exec_line(argv: Sequence[str]) -> str:
+    """An ExecStart= value running exactly argv: every word quoted, `%` and `$` doubled."""
+    for arg in argv:
+        if "\0" in arg:
+            raise RenderError(f"a command argument contains a NUL character: {arg!r}")
+    return " ".join(f'"{_c_escape(arg, dollar=True)}"' for arg in argv)
+
+
+def systemd_environment(name: str, value: str) -> str:
+    """An Environment= value setting name to exactly value (Environment= expands no `$`)."""
+    if "\0" in value:
+        raise RenderError(f"environment variable {name} contains a NUL character")
+    return f'"{_c_escape(f"{name}={value}", dollar=False)}"'
+
+
+def systemd_plain_value(value: str) -> str:
+    """A value systemd takes verbatim but for specifiers (Description=, PathChanged=): one line, `%%`."""
+    return _one_line(value).replace("%", "%%")
+
+
+def _one_line(value: str) -> str:
+    bad = sorted({repr(ch) for ch in value if ord(ch) < 0x20 or ord(ch) == 0x7F})
+    if bad:
+        raise RenderError(f"{value!r} contains control character(s) {', '.join(bad)}")
+    return value
+
+
+def crontab_command(argv: Sequence[str]) -> str:
+    """A crontab(5) command running exactly argv: shell-quoted, `%` escaped, one line."""
+    for arg in argv:
+        if "\n" in arg or "\r" in arg or "\0" in arg:
+            raise RenderError(f"a crontab command cannot hold a newline or NUL: {arg!r}")
+    return crontab_escape(" ".join(shlex.quote(arg) for arg in argv))
+
+
+# --- rendering -----------------------------------------------------------------------------------
+
+
+@cache
+def _environment(template_dir: str) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(template_dir),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+    )
+
+
+def _render(template_dir: Path, name: str, **values: object) -> str:
+    return _environment(str(template_dir)).get_template(name).render(**values)
+
+
+def check_target(target: Target) -> list[Problem]:
+    """Paths that no unit file or crontab line can hold (a newline in the user dir, say)."""
+    problems = []
+    for label, value in (
+        ("user dir", str(target.user_dir)),
+        ("cronsync executable", " ".join(target.cronsync_argv)),
+    ):
+        try:
+            _one_line(value)
+        except RenderError as exc:
+            problems.append(Problem(str(target.jobs_file), f"the {label} path cannot be scheduled: {exc}"))
+    return problems
+
+
+def _description(job: AnyJob) -> str:
+    # Ends with ")" so that a name ending in a backslash cannot continue onto the next line.
+    return systemd_plain_value(f"{job.name} (cronsync job {job.id})")
+
+
+def _job_environment(job: AnyJob) -> list[str]:
+    if isinstance(job, ScriptJob):
+        return [systemd_environment(name, value) for name, value in sorted(job.payload.env.items())]
+    return []
+
+
+def job_units(job: AnyJob, target: Target, template_dir: Path) -> dict[str, str]:
+    """The service and timer files of one job: {file name: text}."""
+    schedule = parse(job.cron)
+    timeout = job.effective_timeout()
+    head = marker(target.jobs_file)
+    service = _render(
+        template_dir,
+        "service.j2",
+        marker=head,
+        description=_description(job),
+        exec_start=systemd_exec_line(target.command("exec", job.id)),
+        syslog_identifier=f"cronsync-{job.id}",
+        timeout_start=f"{timeout + TIMEOUT_GRACE_SECONDS}s" if timeout else None,
+        environment=_job_environment(job),
+    )
+    timer = _render(
+        template_dir,
+        "timer.j2",
+        marker=head,
+        description=_description(job),
+        on_calendar=on_calendar(schedule, job.timezone),
+        on_startup="0" if schedule.is_reboot else None,
+        persistent="true" if job.persistent else "false",
+        random_delay=f"{job.random_delay}s",
+        accuracy=f"{job.accuracy}s",
+        service=service_name(job.id),
+    )
+    return {service_name(job.id): service, timer_name(job.id): timer}
+
+
+def sync_units(target: Target, template_dir: Path) -> dict[str, str]:
+    """The watcher that re-applies jobs.json when it is saved."""
+    head = marker(target.jobs_file)
+    described = systemd_plain_value(str(target.jobs_file))
+    path_unit = _render(
+        template_dir,
+        "sync.path.j2",
+        marker=head,
+        jobs_file_description=described,
+        config_dir=systemd_plain_value(str(target.jobs_file.parent)),
+        service=SYNC_SERVICE_UNIT,
+    )
+    service = _render(
+        template_dir,
+        "sync.service.j2",
+        marker=head,
+        jobs_file_description=described,
+        exec_start=systemd_exec_line(target.command("apply", "--backend", "systemd", "--from-watcher")),
+    )
+    return {SYNC_PATH_UNIT: path_unit, SYNC_SERVICE_UNIT: service}
+
+
+def systemd_units(jobs: Sequence[AnyJob], target: Target, template_dir: Path) -> dict[str, str]:
+    """Every unit file the systemd backend wants installed, the watcher included."""
+    units: dict[str, str] = {}
+    for job in jobs:
+        units.update(job_units(job, target, template_dir))
+    units.update(sync_units(target, template_dir))
+    return units
+
+
+def crontab_entry(job: AnyJob, target: Target, template_dir: Path) -> CrontabEntry:
+    line = _render(
+        template_dir,
+        "crontab_entry.j2",
+        enabled=job.enabled,
+        expression=crontab_expression(parse(job.cron)),
+        command=crontab_command(target.command("exec", job.id)),
+        tag=crontab_tag(job.id),
+    ).rstrip("\n")
+    return CrontabEntry(job.id, line, job.enabled)
+
+
+def crontab_entries(jobs: Sequence[AnyJob], target: Target, template_dir: Path) -> list[CrontabEntry]:
+    return [crontab_entry(job, target, template_dir) for job in jobs]

@@ -1,0 +1,632 @@
+"""The sync engine: what is installed vs what jobs.json wants (the plan), and carrying the plan out.
+
+systemd backend: one `cronsync-<id>.service` + `.timer` per job and the `cronsync-sync.path` watcher
+in the user unit directory. crontab backend: one tagged entry per job in a marked block of the
+user's crontab. Only files that carry cronsync's marker line and only entries in its block are ever
+changed or deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import fcntl
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from cronsync.adapters import systemd
+from cronsync.config import AnyJob, Config
+from cronsync.core import render
+from cronsync.core.errors import InvalidInput, Problem
+from cronsync.core.schedule import parse
+from cronsync.paths import UserSpace, systemd_user_unit_dir
+from cronsync.resources import resource_dir
+
+Action = Literal["create", "update", "delete", "unchanged"]
+Backend = Literal["systemd", "crontab"]
+WATCHER_ID = "sync"
+UNIT_SUFFIXES = (".service", ".timer", ".path")
+
+
+@dataclass
+class JobPlan:
+    """What happens to one job's units or entry."""
+
+    job_id: str
+    name: str | None
+    action: Action
+    enabled: bool | None
+    changes: list[str] = field(default_factory=list)
+    diff: str = ""
+    is_reboot: bool = False
+
+    def to_json(self, with_diff: bool) -> dict[str, object]:
+        data: dict[str, object] = {
+            "id": self.job_id,
+            "name": self.name,
+            "action": self.action,
+            "enabled": self.enabled,
+            "changes": self.changes,
+        }
+        if with_diff:
+            data["diff"] = self.diff
+        return data
+
+
+@dataclass
+class Plan:
+    backend: Backend
+    jobs: list[JobPlan]
+    # systemd: unit files to write and delete (file names in the unit dir)
+    writes: dict[str, str] = field(default_factory=dict)
+    deletes: list[str] = field(default_factory=list)
+    # crontab: the whole new crontab text (None: remove the crontab), and the current one
+    crontab_new: str | None = None
+    crontab_old: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return any(job.action != "unchanged" for job in self.jobs)
+
+    def to_json(self, with_diff: bool) -> dict[str, object]:
+        return {
+            "ok": True,
+            "backend": self.backend,
+            "changed": self.changed,
+            "jobs": [job.to_json(with_diff) for job in self.jobs],
+        }
+
+
+def installation_target(space: UserSpace) -> render.Target:
+    """The installed `cronsync` next to this interpreter, else `python -m cronsync`; absolute paths."""
+    script = Path(os.path.abspath(sys.executable)).parent / "cronsync"
+    if script.is_file() and os.access(script, os.X_OK):
+        argv: tuple[str, ...] = (str(script),)
+    else:
+        argv = (os.path.abspath(sys.executable), "-m", "cronsync")
+    return render.Target(argv, space.root, space.jobs_file)
+
+
+def template_dir() -> Path:
+    return resource_dir("templates")
+
+
+# --- the lock ------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def apply_lock(space: UserSpace) -> Iterator[None]:
+    """Serialize applies (and the watcher's) with flock(2) on USER/state/apply.lock."""
+    space.state_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(space.apply_lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, text: str, mode: int = 0o644) -> None:
+    """Temp file in the same directory, fsync, rename: a killed apply leaves the old file or the new."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        os.fchmod(fd, mode)  # mkstemp makes 0600; unit files are world-readable
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+# --- planning ------------------------------------------------------------------------------------
+
+
+def _check_ids(config: Config) -> list[Problem]:
+    return [
+        Problem(
+            str(config.space.jobs_file),
+            f"its id {WATCHER_ID!r} is reserved for cronsync's own watcher units; rename the job",
+            job_name=job.name,
+            field="name",
+        )
+        for job in config.jobs
+        if job.id == WATCHER_ID
+    ]
+
+
+def _diff(old: str, new: str, old_name: str, new_name: str) -> str:
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True), new.splitlines(keepends=True), old_name, new_name
+    )
+    return "".join(lines)
+
+
+def _directives(text: str) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    section = ""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("[") and stripped.endswith("]"):
+            section = stripped[1:-1]
+        elif "=" in stripped and not stripped.startswith(("#", ";")):
+            key, value = stripped.split("=", 1)
+            found.setdefault(f"{section}.{key}", []).append(value)
+    return found
+
+
+def _changed_directives(name: str, old: str, new: str) -> list[str]:
+    before, after = _directives(old), _directives(new)
+    keys = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+    if not keys and old != new:
+        return [f"{name}: comments"]
+    return [f"{name}: {key.split('.', 1)[1]}" for key in keys]
+
+
+def managed_unit_files(unit_dir: Path) -> dict[str, str]:
+    """Every unit file in unit_dir that carries cronsync's marker: {file name: text}."""
+    found: dict[str, str] = {}
+    if not unit_dir.is_dir():
+        return found
+    for path in sorted(unit_dir.iterdir()):
+        if not (path.name.startswith(render.UNIT_PREFIX) and path.name.endswith(UNIT_SUFFIXES)):
+            continue
+        if not path.is_file() or path.is_symlink():
+            continue
+        try:
+            text = path.read_text()
+        except (OSError, UnicodeDecodeError):
+            continue
+        if render.is_managed_text(text):
+            found[path.name] = text
+    return found
+
+
+def unit_job_id(file_name: str) -> str:
+    stem = file_name.removeprefix(render.UNIT_PREFIX)
+    return stem.rsplit(".", 1)[0]
+
+
+def timer_enabled(unit_dir: Path, job_id: str) -> bool:
+    return (unit_dir / "timers.target.wants" / render.timer_name(job_id)).is_symlink()
+
+
+def plan_systemd(config: Config, target: render.Target, unit_dir: Path) -> Plan:
+    problems = _check_ids(config) + render.check_target(target)
+    if problems:
+        raise InvalidInput(problems)
+    templates = template_dir()
+    installed = managed_unit_files(unit_dir)
+    wanted: dict[str, dict[str, str]] = {}  # job id -> {file name: text}
+    try:
+        for job in config.jobs:
+            wanted[job.id] = render.job_units(job, target, templates)
+        wanted[WATCHER_ID] = render.sync_units(target, templates)
+    except render.RenderError as exc:
+        raise InvalidInput([Problem(str(config.space.jobs_file), str(exc))]) from None
+    conflicts = [
+        Problem(
+            str(unit_dir / name),
+            "exists but is not managed by cronsync (no marker line); move it away or rename the job",
+        )
+        for files in wanted.values()
+        for name in files
+        if name not in installed and (unit_dir / name).exists()
+    ]
+    if conflicts:
+        raise InvalidInput(conflicts)
+
+    jobs_by_id: dict[str, AnyJob] = {job.id: job for job in config.jobs}
+    plan = Plan("systemd", [])
+    for job_id, files in wanted.items():
+        found = jobs_by_id.get(job_id)
+        enabled = found.enabled if found is not None else True
+        plan.jobs.append(_plan_job_units(job_id, found, files, installed, unit_dir, enabled, plan))
+    installed_ids = {unit_job_id(name) for name in installed}
+    for job_id in sorted(installed_ids - set(wanted)):
+        names = sorted(name for name in installed if unit_job_id(name) == job_id)
+        plan.deletes.extend(names)
+        diff = "".join(_diff(installed[name], "", str(unit_dir / name), "/dev/null") for name in names)
+        plan.jobs.append(JobPlan(job_id, None, "delete", None, [f"remove {name}" for name in names], diff))
+    return plan
+
+
+def _plan_job_units(
+    job_id: str,
+    job: AnyJob | None,
+    files: dict[str, str],
+    installed: dict[str, str],
+    unit_dir: Path,
+    enabled: bool,
+    plan: Plan,
+) -> JobPlan:
+    name = job.name if job is not None else "auto-sync watcher"
+    is_reboot = job is not None and parse(job.cron).is_reboot
+    changes: list[str] = []
+    diffs = []
+    for file_name, text in files.items():
+        old = installed.get(file_name)
+        if old == text:
+            continue
+        plan.writes[file_name] = text
+        diffs.append(_diff(old or "", text, str(unit_dir / file_name) if old else "/dev/null", file_name))
+        if old is not None:
+            changes.extend(_changed_directives(file_name, old, text))
+    if any(name not in installed for name in files):
+        return JobPlan(job_id, name, "create", enabled, [], "".join(diffs), is_reboot)
+    if job is not None and timer_enabled(unit_dir, job_id) != enabled:
+        changes.append(f"enabled: {str(not enabled).lower()} -> {str(enabled).lower()}")
+    action: Action = "update" if changes else "unchanged"
+    return JobPlan(job_id, name, action, enabled, changes, "".join(diffs), is_reboot)
+
+
+def same_zone(a: str, b: str) -> bool:
+    """Two zone names that are the same zone (`UTC` and `Etc/UTC`, say)."""
+    if a == b:
+        return True
+    base = Path("/usr/share/zoneinfo")
+    try:
+        return (base / a).read_bytes() == (base / b).read_bytes()
+    except OSError:
+        return False
+
+
+def plan_crontab(config: Config, target: render.Target, current: str | None, local_zone: str | None) -> Plan:
+    from cronsync.adapters import crontab
+
+    problems = _check_ids(config) + render.check_target(target)
+    for index, job in enumerate(config.jobs):
+        if job.timezone and not (local_zone and same_zone(job.timezone, local_zone)):
+            problems.append(
+                Problem(
+                    str(config.space.jobs_file),
+                    f"the crontab backend cannot run a job in {job.timezone!r}: Debian's cron has no "
+                    f"CRON_TZ and runs every entry in the machine's zone ({local_zone or 'unknown'}); "
+                    "remove 'timezone' or use the systemd backend",
+                    index,
+                    job.name,
+                    "timezone",
+                )
+            )
+    try:
+        entries = render.crontab_entries(config.jobs, target, template_dir())
+    except render.RenderError as exc:
+        problems.append(Problem(str(config.space.jobs_file), str(exc)))
+        entries = []
+    if problems:
+        raise InvalidInput(problems)
+
+    cut = crontab.split(current or "")
+    installed_lines = {_tag_of(line): line for line in cut.managed_lines}
+    plan = Plan("crontab", [], crontab_old=current)
+    for job, entry in zip(config.jobs, entries, strict=True):
+        old = installed_lines.get(job.id)
+        if old is None:
+            plan.jobs.append(
+                JobPlan(
+                    job.id, job.name, "create", job.enabled, [], _diff("", entry.line + "\n", "", "crontab")
+                )
+            )
+        elif old != entry.line:
+            changes = _entry_changes(old, entry.line)
+            plan.jobs.append(
+                JobPlan(
+                    job.id,
+                    job.name,
+                    "update",
+                    job.enabled,
+                    changes,
+                    _diff(old + "\n", entry.line + "\n", "", ""),
+                )
+            )
+        else:
+            plan.jobs.append(JobPlan(job.id, job.name, "unchanged", job.enabled))
+    wanted_ids = {job.id for job in config.jobs}
+    for job_id, line in installed_lines.items():
+        if job_id not in wanted_ids:
+            plan.jobs.append(
+                JobPlan(job_id, None, "delete", None, ["remove entry"], _diff(line + "\n", "", "", ""))
+            )
+    new_text = crontab.compose(cut, entries, config.space.jobs_file)
+    plan.crontab_new = None if (current is None and not new_text) else new_text
+    if current is not None and not new_text and not cut.user_text():
+        plan.crontab_new = None  # cronsync made the crontab; leave none behind
+    return plan
+
+
+def _tag_of(line: str) -> str:
+    return line.rsplit(f"# {render.CRONTAB_TAG_PREFIX}", 1)[1].strip()
+
+
+def _entry_changes(old: str, new: str) -> list[str]:
+    changes = []
+    if old.startswith("#") != new.startswith("#"):
+        changes.append(
+            f"enabled: {str(not old.startswith('#')).lower()} -> {str(not new.startswith('#')).lower()}"
+        )
+    old_fields, new_fields = old.lstrip("#").split(), new.lstrip("#").split()
+    if old_fields[:5] != new_fields[:5]:
+        changes.append("schedule")
+    if old_fields[5:] != new_fields[5:]:
+        changes.append("command")
+    return changes or ["entry text"]
+
+
+# --- applying ------------------------------------------------------------------------------------
+
+
+@dataclass
+class JobReport:
+    """The outcome of apply for one job."""
+
+    job_id: str
+    name: str | None
+    action: Action
+    ok: bool
+    detail: str = ""
+    next_elapse_usec: int = 0
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "id": self.job_id,
+            "name": self.name,
+            "action": self.action,
+            "ok": self.ok,
+            "detail": self.detail,
+            "next_run": _iso(self.next_elapse_usec),
+        }
+
+
+@dataclass
+class ApplyReport:
+    backend: Backend
+    jobs: list[JobReport]
+    files_written: list[str] = field(default_factory=list)
+    files_deleted: list[str] = field(default_factory=list)
+    reloaded: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return all(job.ok for job in self.jobs)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.files_written or self.files_deleted or self.reloaded) or any(
+            job.action != "unchanged" for job in self.jobs
+        )
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "backend": self.backend,
+            "changed": self.changed,
+            "reloaded": self.reloaded,
+            "files_written": self.files_written,
+            "files_deleted": self.files_deleted,
+            "jobs": [job.to_json() for job in self.jobs],
+        }
+
+
+def _iso(usec: int) -> str | None:
+    from datetime import UTC, datetime
+
+    if usec <= 0:
+        return None
+    return datetime.fromtimestamp(usec / 1_000_000, UTC).isoformat(timespec="seconds")
+
+
+def apply_systemd(plan: Plan, manager: systemd.Manager, unit_dir: Path) -> ApplyReport:
+    report = ApplyReport("systemd", [])
+    deleted_units = list(plan.deletes)
+    # Removed jobs: stop while their files still exist, forget failures, unlink from timers.target.
+    for unit in sorted(deleted_units, key=lambda name: not name.endswith((".timer", ".path"))):
+        manager.stop(unit)
+        manager.reset_failed(unit)
+    manager.disable([u for u in deleted_units if u.endswith((".timer", ".path"))])
+    for unit in deleted_units:
+        with contextlib.suppress(FileNotFoundError):
+            (unit_dir / unit).unlink()
+        report.files_deleted.append(unit)
+    for name, text in plan.writes.items():
+        atomic_write(unit_dir / name, text)
+        report.files_written.append(name)
+
+    to_enable, to_disable = [], []
+    for job in plan.jobs:
+        if job.action == "delete":
+            continue
+        unit = render.SYNC_PATH_UNIT if job.job_id == WATCHER_ID else render.timer_name(job.job_id)
+        linked = (
+            unit_dir / ("paths.target.wants" if job.job_id == WATCHER_ID else "timers.target.wants") / unit
+        )
+        if job.enabled and not linked.is_symlink():
+            to_enable.append(unit)
+        elif not job.enabled and linked.is_symlink():
+            to_disable.append(unit)
+    manager.enable(to_enable)
+    manager.disable(to_disable)
+
+    units = _plan_units(plan)
+    stale = any(state.need_daemon_reload for state in manager.states(units).values())
+    if report.files_written or report.files_deleted or to_enable or to_disable or stale:
+        manager.reload()
+        report.reloaded = True
+    _start_and_verify(plan, manager, units, report)
+    return report
+
+
+def _plan_units(plan: Plan) -> list[str]:
+    units = []
+    for job in plan.jobs:
+        if job.action == "delete":
+            continue
+        if job.job_id == WATCHER_ID:
+            units += [render.SYNC_PATH_UNIT, render.SYNC_SERVICE_UNIT]
+        else:
+            units += [render.timer_name(job.job_id), render.service_name(job.job_id)]
+    return units
+
+
+def _start_and_verify(plan: Plan, manager: systemd.Manager, units: list[str], report: ApplyReport) -> None:
+    states = manager.states(units)
+    for job in plan.jobs:
+        if job.action == "delete":
+            continue
+        unit = render.SYNC_PATH_UNIT if job.job_id == WATCHER_ID else render.timer_name(job.job_id)
+        active = states[unit].active_state in ("active", "activating")
+        if not job.enabled:
+            if active:
+                manager.stop(unit)
+        elif not active:
+            manager.start(unit)
+        elif job.action == "update":
+            manager.restart(unit)
+
+    wanted = {
+        (render.SYNC_PATH_UNIT if job.job_id == WATCHER_ID else render.timer_name(job.job_id)): job
+        for job in plan.jobs
+        if job.action != "delete"
+    }
+
+    def ready(state: systemd.UnitState) -> bool:
+        job = wanted[state.name]
+        if not job.enabled:
+            return state.active_state == "inactive"
+        if state.name == render.SYNC_PATH_UNIT or job.is_reboot:
+            return state.loaded and state.active_state == "active"
+        return state.loaded and state.active_state == "active" and state.next_elapse_usec > 0
+
+    final = systemd.wait_for(manager, list(wanted), ready)
+    for unit, job in wanted.items():
+        state = final[unit]
+        ok = ready(state)
+        if not ok:
+            detail = f"{unit} is {state.load_state}/{state.active_state}"
+            if job.enabled:
+                detail += " with no next elapse" if state.active_state == "active" else ""
+            detail += f"; see: systemctl --user status {unit}"
+        elif not job.enabled:
+            detail = "disabled: timer stopped"
+        else:
+            detail = "ok"
+        report.jobs.append(JobReport(job.job_id, job.name, job.action, ok, detail, state.next_elapse_usec))
+    for job in plan.jobs:
+        if job.action == "delete":
+            report.jobs.append(JobReport(job.job_id, None, "delete", True, "removed"))
+
+
+def apply_crontab(plan: Plan) -> ApplyReport:
+    from cronsync.adapters import crontab
+
+    report = ApplyReport("crontab", [])
+    if plan.crontab_new != plan.crontab_old and not (plan.crontab_new == "" and plan.crontab_old is None):
+        if plan.crontab_new is None:
+            crontab.remove()
+        else:
+            crontab.write(plan.crontab_new)
+        report.files_written.append("crontab")
+    for job in plan.jobs:
+        detail = (
+            "removed"
+            if job.action == "delete"
+            else ("disabled: entry commented out" if not job.enabled else "ok")
+        )
+        report.jobs.append(JobReport(job.job_id, job.name, job.action, True, detail))
+    return report
+
+
+# --- the whole thing -----------------------------------------------------------------------------
+
+
+class BackendUnavailable(RuntimeError):
+    """The requested backend cannot be used on this machine."""
+
+
+@dataclass
+class Context:
+    """The chosen backend and what it needs."""
+
+    backend: Backend
+    manager: systemd.Manager | None
+    unit_dir: Path
+
+
+def choose_backend(requested: str) -> Context:
+    """`auto`: systemd when a user manager answers, else crontab."""
+    unit_dir = systemd_user_unit_dir()
+    if requested == "crontab":
+        return Context("crontab", None, unit_dir)
+    manager = systemd.connect()
+    if manager is not None:
+        return Context("systemd", manager, unit_dir)
+    if requested == "systemd":
+        raise BackendUnavailable(
+            "no systemd user manager answers (is XDG_RUNTIME_DIR set? is `systemctl --user` working?); "
+            "run `cronsync doctor`, or use --backend crontab"
+        )
+    return Context("crontab", None, unit_dir)
+
+
+def make_plan(config: Config, context: Context) -> Plan:
+    target = installation_target(config.space)
+    if context.backend == "systemd":
+        return plan_systemd(config, target, context.unit_dir)
+    from cronsync.adapters import crontab
+
+    return plan_crontab(config, target, crontab.read(), crontab.local_timezone())
+
+
+def apply(space: UserSpace, context: Context) -> tuple[Plan, ApplyReport, bytes]:
+    """Load jobs.json under the lock, plan and carry the plan out; also the bytes that were applied."""
+    from cronsync.config import load_config, read_sources
+
+    with apply_lock(space):
+        jobs_bytes, _ = read_sources(space)
+        config = load_config(space)
+        plan = make_plan(config, context)
+        if context.backend == "systemd":
+            assert context.manager is not None
+            report = apply_systemd(plan, context.manager, context.unit_dir)
+        else:
+            report = apply_crontab(plan)
+    return plan, report, jobs_bytes
+
+
+def installed_backend(requested: str) -> Context:
+    """For commands about what is installed: `auto` picks the backend holding cronsync's schedules."""
+    if requested != "auto":
+        return choose_backend(requested)
+    unit_dir = systemd_user_unit_dir()
+    if any(name.endswith(".timer") for name in managed_unit_files(unit_dir)):
+        return choose_backend("systemd")
+    if crontab_has_block():
+        return Context("crontab", None, unit_dir)
+    return choose_backend("auto")
+
+
+def crontab_has_block() -> bool:
+    import shutil
+
+    from cronsync.adapters import crontab
+
+    if shutil.which("crontab") is None:
+        return False
+    try:
+        text = crontab.read()
+    except crontab.CrontabError:
+        return False
+    return bool(text and crontab.split(text).managed_lines)
