@@ -7,7 +7,11 @@ import sys
 
 def main() -> None:
     argv = sys.argv[1:]
-    if argv[:1] == ["exec"] or (len(argv) >= 3 and argv[0] == "--user-dir" and argv[2] == "exec"):
+    if (
+        argv[:1] == ["exec"]
+        or (len(argv) >= 3 and argv[0] == "--user-dir" and argv[2] == "exec")
+        or (len(argv) >= 2 and argv[0].startswith("--user-dir=") and argv[1] == "exec")
+    ):
         from cronsync.commands.exec import fast_main
 
         sys.exit(fast_main(argv))

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from cronsync.compiled import source_key as source_key
 from cronsync.core.errors import InvalidInput, Problem
 from cronsync.core.jobs import AgentJob, ScriptJob, format_loc, parse_json_text, validate_jobs_data
 from cronsync.core.settings import SETTINGS_ADAPTER, Settings
@@ -33,14 +34,7 @@ class Config:
 
 def resolve_script(space: UserSpace, path: str) -> Path:
     """The script's real path, which must be an existing file inside USER/scripts (symlinks followed)."""
-    scripts = space.scripts_dir.resolve()
-    candidate = Path(path) if Path(path).is_absolute() else space.root / path
-    real = candidate.resolve()
-    if not real.is_relative_to(scripts):
-        raise ValueError(f"{path!r} resolves to {real}, outside {scripts}; scripts must live in USER/scripts")
-    if not real.is_file():
-        raise ValueError(f"{path!r} does not exist (looked for {real}); put the script in {scripts}")
-    return real
+    return space.resolve_script(path)
 
 
 def read_sources(space: UserSpace) -> tuple[bytes, bytes | None]:
@@ -56,13 +50,6 @@ def read_sources(space: UserSpace) -> tuple[bytes, bytes | None]:
     except FileNotFoundError:
         settings_bytes = None
     return jobs_bytes, settings_bytes
-
-
-def source_key(space: UserSpace, jobs_bytes: bytes, settings_bytes: bytes | None) -> str:
-    import hashlib
-
-    digest = hashlib.sha256(str(space.root).encode() + b"\0" + jobs_bytes + b"\0" + (settings_bytes or b""))
-    return digest.hexdigest()
 
 
 def _decode(data: bytes, file: str) -> str:

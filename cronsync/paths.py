@@ -1,86 +1,197 @@
-"""Where a user space lives and what is inside it. Import-light: `cronsync exec` uses it."""
+"""Where a user space lives and what is inside it.
+
+Import-light: `cronsync exec` uses it on every run, so importing this module does not import pathlib
+(pathlib pulls in urllib.parse, ipaddress and fnmatch: milliseconds per run). The layout is written
+once, as paths relative to the root (the constants below); `UserSpace` offers each file both as a
+`Path` (properties, for the CLI) and as a plain string (`UserSpace.path`, for exec's hot path).
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from pathlib import Path
+
+TYPE_CHECKING = False  # typing/pathlib cost milliseconds on every run: only mypy reads these
+if TYPE_CHECKING:
+    from pathlib import Path
 
 USER_DIR_ENV = "CRONSYNC_USER_DIR"
+
+# The layout of a user space, relative to its root.
+CONFIG_DIR = "config"
+JOBS_FILE = "config/jobs.json"
+SETTINGS_FILE = "config/settings.json"
+SECRETS_FILE = "config/secrets.env"
+SCRIPTS_DIR = "scripts"
+LOGS_DIR = "logs"
+LOG_FILE = "logs/scheduler.log"
+EVENTS_FILE = "logs/events.jsonl"
+STATE_DIR = "state"
+COMPILED_FILE = "state/compiled.json"
+
+
+def lock_name(job_id: str) -> str:
+    return f"state/locks/{job_id}.lock"
+
+
+def run_request_name(job_id: str) -> str:
+    return f"state/run-requests/{job_id}"
 
 
 def default_user_dir() -> Path:
     """`$XDG_CONFIG_HOME/cronsync`, i.e. `~/.config/cronsync` by default."""
+    from pathlib import Path
+
+    return Path(_default_user_dir())
+
+
+def _default_user_dir() -> str:
     config_home = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return Path(config_home) / "cronsync"
+    return os.path.join(config_home, "cronsync")
+
+
+def user_dir_path(option: str | os.PathLike[str] | None) -> str:
+    """`--user-dir DIR` > `$CRONSYNC_USER_DIR` > the default; always absolute (a string)."""
+    chosen = option or os.environ.get(USER_DIR_ENV) or _default_user_dir()
+    return os.path.abspath(os.path.expanduser(os.fspath(chosen)))
 
 
 def resolve_user_dir(option: str | os.PathLike[str] | None) -> Path:
     """`--user-dir DIR` > `$CRONSYNC_USER_DIR` > the default; always absolute."""
-    chosen = option or os.environ.get(USER_DIR_ENV) or default_user_dir()
-    return Path(os.path.abspath(os.path.expanduser(os.fspath(chosen))))
+    from pathlib import Path
+
+    return Path(user_dir_path(option))
 
 
-@dataclass(frozen=True)
 class UserSpace:
-    root: Path
+    """A user space: USER/{config,scripts,logs,state} under `root`. Immutable, compared by root.
+
+    A plain class, not a dataclass: `cronsync exec` imports this and must not pay for `dataclasses`.
+    """
+
+    __slots__ = ("_root",)
+    _root: str
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        object.__setattr__(self, "_root", os.fspath(root))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"UserSpace is immutable (cannot set {name!r})")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, UserSpace) and other._root == self._root
+
+    def __hash__(self) -> int:
+        return hash(self._root)
+
+    def __repr__(self) -> str:
+        return f"UserSpace(root={self._root!r})"
+
+    def path(self, relative: str) -> str:
+        """A file of the layout (e.g. `path(LOG_FILE)`) as a string, without importing pathlib."""
+        return os.path.join(self._root, relative)
+
+    @property
+    def root_str(self) -> str:
+        return self._root
+
+    @property
+    def root(self) -> Path:
+        from pathlib import Path
+
+        return Path(self._root)
 
     @property
     def config_dir(self) -> Path:
-        return self.root / "config"
+        return self.root / CONFIG_DIR
 
     @property
     def jobs_file(self) -> Path:
-        return self.config_dir / "jobs.json"
+        return self.root / JOBS_FILE
 
     @property
     def settings_file(self) -> Path:
-        return self.config_dir / "settings.json"
+        return self.root / SETTINGS_FILE
 
     @property
     def secrets_file(self) -> Path:
-        return self.config_dir / "secrets.env"
+        return self.root / SECRETS_FILE
 
     @property
     def scripts_dir(self) -> Path:
-        return self.root / "scripts"
+        return self.root / SCRIPTS_DIR
 
     @property
     def logs_dir(self) -> Path:
-        return self.root / "logs"
+        return self.root / LOGS_DIR
 
     @property
     def log_file(self) -> Path:
-        return self.logs_dir / "scheduler.log"
+        return self.root / LOG_FILE
 
     @property
     def events_file(self) -> Path:
-        return self.logs_dir / "events.jsonl"
+        return self.root / EVENTS_FILE
 
     @property
     def state_dir(self) -> Path:
-        return self.root / "state"
+        return self.root / STATE_DIR
 
     @property
     def compiled_file(self) -> Path:
         """Validated, normalized jobs and settings, keyed by the hash of the files they came from."""
-        return self.state_dir / "compiled.json"
+        return self.root / COMPILED_FILE
 
-    @property
-    def run_requests_dir(self) -> Path:
-        return self.state_dir / "run-requests"
+    def lock_file(self, job_id: str) -> Path:
+        """Held (flock) by `cronsync exec` while the job runs: the overlap guard."""
+        return self.root / lock_name(job_id)
 
     def run_request_file(self, job_id: str) -> Path:
-        """Created by `cronsync run` before it starts the job, so that exec records the run as manual."""
-        return self.run_requests_dir / job_id
+        """Created by `cronsync run` just before it starts the job's unit; `cronsync exec` consumes it
+        and records the run's trigger as `manual` instead of `timer`."""
+        return self.root / run_request_name(job_id)
+
+    def request_manual_run(self, job_id: str) -> None:
+        """Mark the next `cronsync exec` of this job as started by hand (see run_request_file)."""
+        request = self.run_request_file(job_id)
+        request.parent.mkdir(parents=True, exist_ok=True)
+        request.touch()
+
+    def consume_run_request(self, job_id: str) -> bool:
+        """True (and the request removed) when `cronsync run` asked for this run."""
+        try:
+            os.unlink(self.path(run_request_name(job_id)))
+        except OSError:
+            return False
+        return True
+
+    def script_path(self, path: str) -> str:
+        """The script's real path (a string), which must be an existing file inside USER/scripts after
+        symlinks are resolved. Raises ValueError naming the path and what would be right."""
+        scripts = os.path.realpath(self.path(SCRIPTS_DIR))
+        real = os.path.realpath(path if os.path.isabs(path) else self.path(path))
+        if os.path.commonpath([real, scripts]) != scripts:
+            raise ValueError(
+                f"{path!r} resolves to {real}, outside {scripts}; scripts must live in USER/scripts"
+            )
+        if not os.path.isfile(real):
+            raise ValueError(f"{path!r} does not exist (looked for {real}); put the script in {scripts}")
+        return real
 
     @property
     def apply_lock_file(self) -> Path:
         """flock(2)ed by `cronsync apply` so that two applies never interleave."""
         return self.state_dir / "apply.lock"
 
+    def resolve_script(self, path: str) -> Path:
+        """`script_path` as a Path."""
+        from pathlib import Path
+
+        return Path(self.script_path(path))
+
 
 def systemd_user_unit_dir() -> Path:
     """Where user units live: `$XDG_CONFIG_HOME/systemd/user`."""
+    from pathlib import Path
+
     config_home = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
     return Path(config_home) / "systemd" / "user"

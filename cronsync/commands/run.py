@@ -50,8 +50,7 @@ def command(ctx: click.Context, job_name: str, backend: str, no_wait: bool) -> N
 
 def _request_manual_run(space: UserSpace, job_id: str) -> None:
     """exec sees this file and records the run's trigger as `manual`."""
-    space.run_requests_dir.mkdir(parents=True, exist_ok=True)
-    space.run_request_file(job_id).touch()
+    space.request_manual_run(job_id)
 
 
 def _run_systemd(space: UserSpace, job: AnyJob, manager: Manager, no_wait: bool) -> int:

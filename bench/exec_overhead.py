@@ -1,0 +1,109 @@
+"""How much wall time `cronsync exec` adds to running a trivial script job directly.
+
+    python bench/exec_overhead.py [--runs N] [--cronsync PATH | --installed]
+
+Builds a throw-away user space with one `#!/bin/sh` job, compiles it (`cronsync validate` writes
+USER/state/compiled.json, as `cronsync apply` does), then alternates N direct runs (`sh hello.sh`)
+with N `cronsync --user-dir U exec hello` runs and prints the medians, their difference (the
+overhead; goal: under 20 ms) and their ratio.
+
+By default it times the `cronsync` script beside this Python (in a development checkout that is an
+editable install, whose import hook costs a few ms at every Python start). --installed first builds
+a regular install of this checkout into a temporary virtualenv, as install.sh does, and times that
+(without dependencies: with a current compiled.json, exec imports none).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+GOAL_MS = 20.0
+
+
+def make_user_space(root: Path) -> Path:
+    user = root / "USER"
+    (user / "config").mkdir(parents=True)
+    (user / "scripts").mkdir()
+    job = {"name": "Hello", "cron": "0 3 * * *", "action": "script", "payload": {"path": "scripts/hello.sh"}}
+    (user / "config" / "jobs.json").write_text(json.dumps([job]))
+    (user / "config" / "settings.json").write_text("{}")
+    script = user / "scripts" / "hello.sh"
+    script.write_text("#!/bin/sh\necho hello\n")
+    script.chmod(0o755)
+    return user
+
+
+# Installed cronsync has its bytecode compiled by pip; a developer shell that sets
+# PYTHONDONTWRITEBYTECODE would make every run recompile the editable source instead.
+CHILD_ENV = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+
+
+def timed(argv: list[str]) -> float:
+    began = time.perf_counter()
+    subprocess.run(argv, stdout=subprocess.DEVNULL, check=True, env=CHILD_ENV)
+    return time.perf_counter() - began
+
+
+def default_cronsync() -> str:
+    beside = Path(sys.executable).with_name("cronsync")
+    found = str(beside) if beside.exists() else shutil.which("cronsync")
+    if not found:
+        sys.exit("exec_overhead: no `cronsync` found beside this Python or on PATH; pass --cronsync")
+    return found
+
+
+def regular_install(root: Path) -> str:
+    """A non-editable install of this checkout in a fresh virtualenv; its `cronsync` script."""
+    venv = root / "venv"
+    checkout = Path(__file__).resolve().parent.parent
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", str(checkout)]
+    subprocess.run(pip, check=True, env=CHILD_ENV)
+    return str(venv / "bin" / "cronsync")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=40)
+    parser.add_argument("--cronsync", default=None, help="the cronsync executable to time")
+    parser.add_argument("--installed", action="store_true", help="time a regular install (see above)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        cronsync = regular_install(Path(tmp)) if args.installed else args.cronsync or default_cronsync()
+        user = make_user_space(Path(tmp))
+        compile_config = [sys.executable, "-m", "cronsync", "--user-dir", str(user), "validate"]
+        subprocess.run(compile_config, check=True, stdout=subprocess.DEVNULL)
+        direct = ["sh", str(user / "scripts" / "hello.sh")]
+        via_exec = [cronsync, "--user-dir", str(user), "exec", "hello"]
+        for argv in (direct, via_exec, via_exec):  # warm the page cache and the bytecode cache
+            timed(argv)
+        direct_times, exec_times = [], []
+        for _ in range(args.runs):
+            direct_times.append(timed(direct))
+            exec_times.append(timed(via_exec))
+        runs_logged = len((user / "logs" / "scheduler.log").read_text().splitlines())
+    direct_ms = statistics.median(direct_times) * 1000
+    exec_ms = statistics.median(exec_times) * 1000
+    overhead = exec_ms - direct_ms
+    print(f"cronsync: {cronsync}")
+    print(f"runs: {args.runs} each (runs logged: {runs_logged})")
+    print(f"direct (sh hello.sh)     median {direct_ms:7.1f} ms")
+    print(f"cronsync exec hello      median {exec_ms:7.1f} ms")
+    print(
+        f"overhead                 median {overhead:7.1f} ms  (goal < {GOAL_MS:.0f} ms: "
+        f"{'met' if overhead < GOAL_MS else 'NOT met'})"
+    )
+    print(f"ratio exec/direct               {exec_ms / direct_ms:7.1f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""The compiled-config cache contract, import-light: `cronsync exec` reads it without pydantic.
+
+`cronsync.config.write_compiled` writes `USER/state/compiled.json` = {"key", "jobs", "settings"}, where
+"key" is `source_key` of the jobs.json and settings.json bytes it was validated from.
+"""
+
+from __future__ import annotations
+
+import json
+
+from cronsync.paths import COMPILED_FILE, UserSpace
+
+TYPE_CHECKING = False  # typing itself costs milliseconds on every run: only mypy reads these
+if TYPE_CHECKING:
+    from typing import Any
+
+
+def source_key(space: UserSpace, jobs_bytes: bytes, settings_bytes: bytes | None) -> str:
+    """The cache key of a user space's sources: sha256 of its root, jobs.json and settings.json."""
+    digest = _sha256()(space.root_str.encode() + b"\0" + jobs_bytes + b"\0" + (settings_bytes or b""))
+    return str(digest.hexdigest())
+
+
+def _sha256() -> Any:
+    """CPython's built-in sha256 (same digest as hashlib's): hashlib first loads OpenSSL, ~2 ms a run."""
+    for module in ("_sha2", "_sha256", "hashlib"):  # Python >= 3.12, 3.11, anything else
+        try:
+            return __import__(module).sha256
+        except ImportError:
+            continue
+    raise ImportError("no sha256 implementation")
+
+
+def read_compiled(space: UserSpace, key: str) -> dict[str, Any] | None:
+    """The cached {"jobs": {id: job}, "settings": {...}} if compiled from these sources, else None."""
+    try:
+        with open(space.path(COMPILED_FILE), "rb") as handle:
+            data = json.loads(handle.read())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("key") != key:
+        return None
+    if not isinstance(data.get("jobs"), dict) or not isinstance(data.get("settings"), dict):
+        return None
+    return data

@@ -1,0 +1,378 @@
+"""Running one process for a job: its own process group, streamed and bounded output, a timeout.
+
+Output is passed through to our stdout/stderr as it arrives (the journal keeps it) and captured into a
+fixed-size head+tail buffer, so a job that prints gigabytes costs constant memory.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import selectors
+import signal
+import time
+
+TYPE_CHECKING = False  # typing itself costs milliseconds on every run: only mypy reads these
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import IO
+
+EXIT_TIMEOUT = 124  # as timeout(1)
+EXIT_SKIPPED = 75  # EX_TEMPFAIL: the previous run still holds the lock
+EXIT_CONFIG = 78  # EX_CONFIG: job missing, invalid, or cannot be started as configured
+KILL_GRACE_SECONDS = 5.0  # between SIGTERM and SIGKILL
+DRAIN_AFTER_EXIT_SECONDS = 1.0  # a background grandchild may keep the pipes open after the job exits
+SANE_PATH = ("~/.local/bin", "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
+_READ_SIZE = 65536
+
+
+class StartError(Exception):
+    """The job could not be started as configured (missing interpreter, working directory, ...)."""
+
+
+class Capture:
+    """The first and last `limit // 2` bytes of a stream, and how many bytes it had in all."""
+
+    def __init__(self, limit: int) -> None:
+        self.half = max(limit // 2, 1)
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.total = 0
+
+    def add(self, chunk: bytes) -> None:
+        self.total += len(chunk)
+        room = self.half - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+        if chunk:
+            self.tail += chunk[-self.half :]
+            if len(self.tail) > self.half:
+                del self.tail[: len(self.tail) - self.half]
+
+    @property
+    def dropped(self) -> int:
+        return self.total - len(self.head) - len(self.tail)
+
+    def excerpt(self, limit: int) -> str:
+        """At most about `limit` bytes as text: the start and the end, with the gap's size between."""
+        if self.total <= limit and self.dropped == 0:
+            return bytes(self.head + self.tail).decode("utf-8", "replace")
+        keep_head = min(limit // 2, len(self.head))
+        known_end = self.tail if self.dropped else self.head + self.tail
+        keep_tail = min(limit - keep_head, len(known_end), self.total - keep_head)
+        start = bytes(self.head[:keep_head]).decode("utf-8", "replace")
+        end = bytes(known_end[len(known_end) - keep_tail :]).decode("utf-8", "replace") if keep_tail else ""
+        omitted = self.total - keep_head - keep_tail
+        return f"{start}\n[… {omitted} bytes omitted …]\n{end}"
+
+    def tail_text(self, limit: int) -> str:
+        known_end = self.tail if self.dropped else self.head + self.tail
+        text = bytes(known_end[-limit:]).decode("utf-8", "replace")
+        return text if len(known_end) <= limit and not self.dropped else f"…{text}"
+
+    def text(self) -> str:
+        return self.excerpt(2 * self.half)
+
+
+class ProcessResult:
+    def __init__(self, exit_code: int, timed_out: bool, stdout: Capture, stderr: Capture) -> None:
+        self.exit_code = exit_code
+        self.timed_out = timed_out
+        self.stdout = stdout
+        self.stderr = stderr
+
+
+class _Group:
+    """Signals for the job's process group: TERM at the deadline, KILL after the grace period."""
+
+    def __init__(self, pid: int, timeout: float | None) -> None:
+        self.pid = pid
+        self.deadline = time.monotonic() + timeout if timeout else None
+        self.kill_at: float | None = None
+        self.timed_out = False
+
+    def terminate(self) -> None:
+        self._signal(signal.SIGTERM)
+        if self.kill_at is None:
+            self.kill_at = time.monotonic() + KILL_GRACE_SECONDS
+
+    def tick(self) -> float | None:
+        """Act on expired timers; return seconds until the next one (None: no timer)."""
+        now = time.monotonic()
+        if self.deadline is not None and now >= self.deadline and not self.timed_out:
+            self.timed_out = True
+            self.terminate()
+        if self.kill_at is not None and now >= self.kill_at:
+            self._signal(signal.SIGKILL)
+            self.kill_at = None
+        pending = [t for t in (None if self.timed_out else self.deadline, self.kill_at) if t is not None]
+        return max(min(pending) - now, 0.0) if pending else None
+
+    def alive(self) -> bool:
+        try:
+            os.killpg(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def _signal(self, signum: int) -> None:
+        try:
+            os.killpg(self.pid, signum)
+        except ProcessLookupError:
+            return
+
+
+class _Child:
+    """The spawned process: its pid, its exit status once reaped, and a pidfd that wakes us when it exits."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.exit_code: int | None = None
+        try:
+            self.pidfd: int | None = os.pidfd_open(pid)
+        except OSError:  # kernels before 5.3: poll instead
+            self.pidfd = None
+
+    def poll(self) -> int | None:
+        if self.exit_code is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                code = os.waitstatus_to_exitcode(status)
+                self.exit_code = 128 - code if code < 0 else code  # killed by signal N: 128+N
+        return self.exit_code
+
+    def wait(self, timeout: float | None) -> None:
+        """Until it exits or `timeout` passes."""
+        if self.pidfd is not None:
+            select.select([self.pidfd], [], [], timeout)
+        else:
+            time.sleep(0.05 if timeout is None else min(timeout, 0.05))
+
+    def close(self) -> None:
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+
+
+def run_process(
+    argv: Sequence[str],
+    *,
+    cwd: str,
+    env: Mapping[str, str],
+    timeout: float | None,
+    capture_bytes: int,
+    passthrough: bool = True,
+    stdin: IO[bytes] | None = None,
+) -> ProcessResult:
+    """Run argv (never through a shell) in a new session; stream, capture, and time it out."""
+    program = find_program(argv[0], env.get("PATH", os.defpath))
+    if program is None:
+        raise StartError(
+            f"cannot start {argv[0]!r}: no such executable (searched PATH={env.get('PATH', '')})"
+        )
+    out_read, out_write = os.pipe()
+    err_read, err_write = os.pipe()
+    try:
+        pid = _spawn(program, argv, cwd, env, stdin, out_write, err_write)
+    except OSError as exc:
+        for fd in (out_read, err_read):
+            os.close(fd)
+        raise StartError(f"cannot start {argv[0]!r} in {cwd}: {exc.strerror}") from None
+    finally:
+        os.close(out_write)
+        os.close(err_write)
+    child = _Child(pid)
+    group = _Group(pid, timeout)
+    previous_term = signal.signal(signal.SIGTERM, lambda _sig, _frame: group.terminate())
+    stdout, stderr = Capture(capture_bytes), Capture(capture_bytes)
+    try:
+        with selectors.DefaultSelector() as selector:
+            selector.register(out_read, selectors.EVENT_READ, (stdout, 1))
+            selector.register(err_read, selectors.EVENT_READ, (stderr, 2))
+            _pump(selector, child, group, passthrough)
+        _wait(child, group)
+    finally:
+        signal.signal(signal.SIGTERM, previous_term)
+        for fd in (out_read, err_read):
+            os.close(fd)
+        child.close()
+    assert child.exit_code is not None
+    return ProcessResult(child.exit_code, group.timed_out, stdout, stderr)
+
+
+def _spawn(
+    program: str,
+    argv: Sequence[str],
+    cwd: str,
+    env: Mapping[str, str],
+    stdin: IO[bytes] | None,
+    out: int,
+    err: int,
+) -> int:
+    """posix_spawn (no fork of this process, and much cheaper to import than subprocess) in a new session,
+    with the signals Python ignores (SIGPIPE, SIGXFSZ) back to their defaults."""
+    actions: list[tuple[int, ...] | tuple[int, int, str, int, int]] = [
+        (os.POSIX_SPAWN_DUP2, out, 1),
+        (os.POSIX_SPAWN_DUP2, err, 2),
+        (os.POSIX_SPAWN_DUP2, stdin.fileno(), 0)
+        if stdin is not None
+        else (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+    ]
+    # Python's posix_spawn has no chdir action: switch our own cwd around the call (we are single-threaded)
+    here = os.open(".", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.chdir(cwd)
+        return os.posix_spawn(
+            program,
+            list(argv),
+            dict(env),
+            file_actions=actions,
+            setsid=True,
+            setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),
+        )
+    finally:
+        os.fchdir(here)
+        os.close(here)
+
+
+def _pump(selector: selectors.BaseSelector, child: _Child, group: _Group, passthrough: bool) -> None:
+    if child.pidfd is not None:
+        selector.register(child.pidfd, selectors.EVENT_READ, None)
+    open_pipes = 2
+    exited_at: float | None = None
+    while open_pipes:
+        if exited_at is None and child.poll() is not None:
+            exited_at = time.monotonic()
+            if child.pidfd is not None:
+                selector.unregister(child.pidfd)
+        next_timer = group.tick()
+        if exited_at is not None:
+            # a background grandchild may hold the pipes open: drain briefly, then stop reading
+            drain_left = exited_at + DRAIN_AFTER_EXIT_SECONDS - time.monotonic()
+            if drain_left <= 0:
+                return
+            next_timer = drain_left if next_timer is None else min(next_timer, drain_left)
+        elif child.pidfd is None:
+            next_timer = 0.25 if next_timer is None else min(next_timer, 0.25)
+        for key, _events in selector.select(next_timer):
+            if key.data is None:
+                continue  # the pidfd: the child exited, noticed at the top of the loop
+            capture, out_fd = key.data
+            data = os.read(key.fd, _READ_SIZE)
+            if not data:
+                selector.unregister(key.fd)
+                open_pipes -= 1
+                continue
+            capture.add(data)
+            if passthrough:
+                _write_all(out_fd, data)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    try:
+        while data:
+            data = data[os.write(fd, data) :]
+    except OSError:
+        pass  # our own stdout gone (e.g. journal restarted): keep capturing
+
+
+def _wait(child: _Child, group: _Group) -> None:
+    """Reap the child; after a timeout, give the rest of its group the grace period, then SIGKILL it."""
+    while child.poll() is None:
+        child.wait(group.tick())
+    if not group.timed_out:
+        return
+    while group.kill_at is not None and group.alive():
+        time.sleep(min(0.1, max(group.kill_at - time.monotonic(), 0)))
+        group.tick()
+
+
+# --- what to run --------------------------------------------------------------------------------
+
+
+def find_program(name: str, path_value: str) -> str | None:
+    if os.sep in name:
+        return name if os.access(name, os.X_OK) else None
+    for folder in path_value.split(os.pathsep):
+        candidate = os.path.join(folder, name)
+        if folder and os.access(candidate, os.X_OK) and os.path.isfile(candidate):
+            return candidate
+    return None
+
+
+def read_shebang(script: str) -> list[str] | None:
+    try:
+        with open(script, "rb") as handle:
+            first = handle.read(256).split(b"\n", 1)[0]
+    except OSError:
+        return None
+    if not first.startswith(b"#!"):
+        return None
+    # Linux passes everything after the interpreter as one argument
+    interpreter, _, argument = first[2:].decode("utf-8", "replace").strip().partition(" ")
+    return [interpreter, argument.strip()] if argument.strip() else [interpreter] if interpreter else None
+
+
+_TS_RUNNERS: tuple[tuple[str, list[str]], ...] = (
+    ("tsx", []),
+    ("deno", ["run", "--allow-all"]),
+    ("bun", ["run"]),
+)
+_JS_RUNNERS: tuple[tuple[str, list[str]], ...] = (
+    ("node", []),
+    ("deno", ["run", "--allow-all"]),
+    ("bun", ["run"]),
+)
+
+
+def script_command(script: str, args: Sequence[str], *, python: str | None, path_value: str) -> list[str]:
+    """The argv that runs a script: by extension, else by its shebang. StartError says what to install."""
+    name = os.path.basename(script)
+    suffix = os.path.splitext(name)[1].lower()
+    if suffix == ".py":
+        interpreter = python or "python3"
+        if find_program(interpreter, path_value) is None:
+            raise StartError(
+                f"cannot run {name}: Python interpreter {interpreter!r} not found on PATH "
+                '(set "python" in settings.json or install python3)'
+            )
+        return [interpreter, script, *args]
+    if suffix == ".sh":
+        shebang = read_shebang(script)
+        shell = "bash" if shebang and "bash" in " ".join(shebang) else "sh"
+        return [shell, script, *args]
+    if suffix in (".ts", ".mts", ".cts", ".js", ".mjs", ".cjs"):
+        runners = _TS_RUNNERS if "ts" in suffix else _JS_RUNNERS
+        for program, extra in runners:
+            if find_program(program, path_value):
+                return [program, *extra, script, *args]
+        install = "tsx (npm install -g tsx)" if "ts" in suffix else "Node.js (apt install nodejs)"
+        names = ", ".join(program for program, _ in runners)
+        raise StartError(f"cannot run {name}: none of {names} is on PATH; install {install}")
+    return _shebang_command(script, args, path_value)
+
+
+def _shebang_command(script: str, args: Sequence[str], path_value: str) -> list[str]:
+    name = os.path.basename(script)
+    shebang = read_shebang(script)
+    executable = os.access(script, os.X_OK)
+    if shebang is None:
+        if executable:
+            return [script, *args]
+        raise StartError(
+            f"cannot run {name}: no known extension (.py .sh .ts .js), no '#!' line and not "
+            f"executable; add a shebang such as '#!/usr/bin/env python3' or rename it"
+        )
+    if find_program(shebang[0], path_value) is None:
+        raise StartError(f"cannot run {name}: its interpreter {shebang[0]!r} (from '#!') is missing")
+    return [script, *args] if executable else [*shebang, script, *args]
+
+
+def job_environment(extra: Mapping[str, str], base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Our environment, PATH extended with the usual system folders, then the job's variables."""
+    env = dict(os.environ if base is None else base)
+    inherited = [p for p in env.get("PATH", "").split(os.pathsep) if p]
+    wanted = inherited + [os.path.expanduser(p) for p in SANE_PATH]
+    env["PATH"] = os.pathsep.join(dict.fromkeys(wanted))
+    env.update(extra)
+    return env
