@@ -52,9 +52,10 @@ FAILURE_TAIL_BYTES = 1500
 class ExecError(Exception):
     """The run cannot go ahead; `exit_code` says why (78: job missing or invalid)."""
 
-    def __init__(self, message: str, exit_code: int = EXIT_CONFIG) -> None:
+    def __init__(self, message: str, exit_code: int = EXIT_CONFIG, log: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+        self.log = log  # the log settings, when they could be read: where and how to log this failure
 
 
 def say(message: str) -> None:
@@ -76,7 +77,8 @@ def load_job(space: UserSpace, name_or_id: str) -> tuple[Job, Settings]:
     jobs: dict[str, Job] = compiled["jobs"]
     job = jobs.get(name_or_id) or next((j for j in jobs.values() if j.get("name") == name_or_id), None)
     if job is None:
-        raise ExecError(_missing(space, name_or_id, [str(j.get("id")) for j in jobs.values()]))
+        known = [str(j.get("id")) for j in jobs.values()]
+        raise ExecError(_missing(space, name_or_id, known), log=compiled["settings"].get("log"))
     return job, compiled["settings"]
 
 
@@ -332,11 +334,12 @@ def check_secrets_file(run: Run) -> None:
 def acquire_lock(space: UserSpace, job_id: str, policy: str) -> int | None:
     """The held lock's fd, or None when the previous run still holds it and the policy is skip."""
     path = space.path(lock_name(job_id))
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     try:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     except OSError as exc:
-        raise ExecError(f"cannot open the lock {path}: {exc.strerror}") from None
+        hint = " (a symlink: cronsync never follows one here)" if os.path.islink(path) else ""
+        raise ExecError(f"cannot open the lock {path}: {exc.strerror}{hint}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -492,7 +495,7 @@ def execute(space: UserSpace, name_or_id: str, *, trigger: str | None, dry_run: 
     except ExecError as exc:
         say(f"error: {exc}")
         if not dry_run:
-            log_unrunnable(space, name_or_id, trigger or "timer", str(exc), exc.exit_code, started, clock)
+            log_unrunnable(space, name_or_id, trigger or "timer", exc, started, clock)
         return exc.exit_code
     if trigger is None:
         trigger = "manual" if not dry_run and space.consume_run_request(job["id"]) else "timer"
@@ -538,8 +541,7 @@ def log_unrunnable(
     space: UserSpace,
     name_or_id: str,
     trigger: str,
-    error: str,
-    exit_code: int,
+    error: ExecError,
     started: float,
     clock: float,
 ) -> None:
@@ -548,5 +550,5 @@ def log_unrunnable(
 
     run_id = new_run_id(started)
     record = make_record(run_id, job_id(name_or_id) or name_or_id, name_or_id, trigger, started, clock)
-    record.update(status="failure", exit_code=exit_code, output_bytes=0, excerpt="", error=error)
-    write_record(space, record, default_log_settings(), None)
+    record.update(status="failure", exit_code=error.exit_code, output_bytes=0, excerpt="", error=str(error))
+    write_record(space, record, error.log or default_log_settings(), None)
