@@ -18,6 +18,7 @@ Goals at 1,000 jobs: first apply < 5 s, no-op < 0.5 s, one-job edit < 1 s, statu
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -31,7 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.harness import UserManager, missing_for_user_manager  # noqa: E402
+from tests.harness import UserManager, missing_for_user_manager
 
 GOALS_AT_1000 = {"first apply": 5.0, "no-op apply": 0.5, "one-job edit": 1.0, "status": 1.0}
 SCHEDULES = ["*/5 * * * *", "0 9 * * 1-5", "30 2 * * *", "15 */2 * * *", "0 0 1 * *", "@hourly"]
@@ -90,7 +91,9 @@ class Bench:
         result = subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=600)
         elapsed = time.perf_counter() - began
         if result.returncode != 0:
-            raise SystemExit(f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
+            raise SystemExit(
+                f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout}{result.stderr}"
+            )
         return elapsed, result
 
     def apply(self) -> tuple[float, dict[str, Any]]:
@@ -148,7 +151,12 @@ def measure_all(bench: Bench, runs: int) -> dict[str, float]:
     def noop_apply(_: int) -> float:
         before = bench.unit_mtimes()
         elapsed, report = bench.apply()
-        if report["changed"] or report["reloaded"] or report["files_written"] or bench.unit_mtimes() != before:
+        if (
+            report["changed"]
+            or report["reloaded"]
+            or report["files_written"]
+            or bench.unit_mtimes() != before
+        ):
             raise SystemExit(f"the no-op apply changed something: {json.dumps(report)[:2000]}")
         return elapsed
 
@@ -157,7 +165,10 @@ def measure_all(bench: Bench, runs: int) -> dict[str, float]:
     def one_job_edit(round_: int) -> float:
         write_jobs(bench.user, jobs(bench.count, edited=bench.count // 2, edit_round=round_ + 1))
         elapsed, report = bench.apply()
-        if report["files_written"] != [f"cronsync-job-{bench.count // 2:04d}.timer"] or not report["reloaded"]:
+        if (
+            report["files_written"] != [f"cronsync-job-{bench.count // 2:04d}.timer"]
+            or not report["reloaded"]
+        ):
             raise SystemExit(f"the one-job edit wrote {report['files_written']}")
         return elapsed
 
@@ -166,7 +177,9 @@ def measure_all(bench: Bench, runs: int) -> dict[str, float]:
     def status(_: int) -> float:
         elapsed, result = bench.cronsync("status", "--json")
         rows = json.loads(result.stdout)["jobs"]
-        if len(rows) != bench.count or any(row["installed"] != "in-sync" or not row["next_run"] for row in rows):
+        if len(rows) != bench.count or any(
+            row["installed"] != "in-sync" or not row["next_run"] for row in rows
+        ):
             raise SystemExit("status did not report every job in sync with a next run")
         return elapsed
 
@@ -188,7 +201,7 @@ def report(results: dict[int, dict[str, float]], runs: int) -> None:
     print(f"{'':26}" + "".join(f"{n:>12} jobs" for n in sizes) + "   growth per 10x jobs")
     for name in names:
         row = [results[n][name] for n in sizes]
-        growth = "   " + "  ".join(f"x{b / a:5.1f}" for a, b in zip(row, row[1:], strict=False))
+        growth = "   " + "  ".join(f"x{b / a:5.1f}" for a, b in itertools.pairwise(row))
         print(f"{name:26}" + "".join(f"{v:17.3f}" for v in row) + growth)
     print()
     for name in ("first apply", "no-op apply", "one-job edit", "status"):
@@ -199,7 +212,8 @@ def report(results: dict[int, dict[str, float]], runs: int) -> None:
         print()
         for name, goal in GOALS_AT_1000.items():
             value = results[1000][name]
-            print(f"goal at 1000 jobs: {name:14} < {goal:4} s: {value:6.3f} s  {'met' if value < goal else 'NOT met'}")
+            verdict = "met" if value < goal else "NOT met"
+            print(f"goal at 1000 jobs: {name:14} < {goal:4} s: {value:6.3f} s  {verdict}")
 
 
 def main() -> None:

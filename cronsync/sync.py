@@ -464,27 +464,42 @@ def apply_systemd(plan: Plan, manager: systemd.Manager, unit_dir: Path) -> Apply
     manager.enable(to_enable)
     manager.disable(to_disable)
 
-    units = _plan_units(plan)
-    states = manager.states(units)
-    stale = any(state.need_daemon_reload for state in states.values())
+    stale = _changed_since_load(plan, unit_dir, manager.units_loaded_usec())
     if report.files_written or report.files_deleted or to_enable or to_disable or stale:
         manager.reload()
         report.reloaded = True
-        states = manager.states(units)
+    states = manager.states(_plan_units(plan))
     _start_and_verify(plan, manager, states, report)
     return report
 
 
 def _plan_units(plan: Plan) -> list[str]:
-    units = []
-    for job in plan.jobs:
-        if job.action == "delete":
+    """The units that schedule: each job's timer and the watcher's path unit."""
+    return [
+        render.SYNC_PATH_UNIT if job.job_id == WATCHER_ID else render.timer_name(job.job_id)
+        for job in plan.jobs
+        if job.action != "delete"
+    ]
+
+
+def _changed_since_load(plan: Plan, unit_dir: Path, loaded_usec: int) -> bool:
+    """Whether a unit file or .wants link of the plan changed since the manager last loaded its units:
+    what an apply killed before its daemon-reload leaves. One stat per file, where asking the manager
+    for each unit's NeedDaemonReload costs a D-Bus round trip per unit."""
+    paths = []
+    for unit in _plan_units(plan):
+        wants = "paths.target.wants" if unit == render.SYNC_PATH_UNIT else "timers.target.wants"
+        service = (
+            render.SYNC_SERVICE_UNIT if unit == render.SYNC_PATH_UNIT else unit[: -len("timer")] + "service"
+        )
+        paths += [unit_dir / unit, unit_dir / service, unit_dir / wants / unit]
+    for path in paths:
+        try:
+            if os.lstat(path).st_mtime_ns // 1000 >= loaded_usec:
+                return True
+        except FileNotFoundError:
             continue
-        if job.job_id == WATCHER_ID:
-            units += [render.SYNC_PATH_UNIT, render.SYNC_SERVICE_UNIT]
-        else:
-            units += [render.timer_name(job.job_id), render.service_name(job.job_id)]
-    return units
+    return False
 
 
 def _start_and_verify(
