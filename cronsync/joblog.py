@@ -33,3 +33,17 @@ def parse_line(line: str) -> dict[str, Any] | None:
 def last_entry(log_file: Path, job_id: str) -> dict[str, Any] | None:
     entries = job_entries(log_file, job_id, 1)
     return entries[-1] if entries else None
+
+
+def last_entries(log_file: Path) -> dict[str, dict[str, Any]]:
+    """The last entry of every job in one read of the log: {job id: entry}."""
+    found: dict[str, dict[str, Any]] = {}
+    try:
+        with log_file.open(encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                entry = parse_line(line)
+                if entry is not None and isinstance(entry.get("job_id"), str):
+                    found[entry["job_id"]] = entry
+    except OSError:
+        return {}
+    return found

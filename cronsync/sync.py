@@ -609,7 +609,7 @@ def _changed_since_load(plan: Plan, unit_dir: Path, loaded_usec: int) -> bool:
 def _start_and_verify(
     plan: Plan, manager: systemd.Manager, states: dict[str, systemd.UnitState], report: ApplyReport
 ) -> None:
-    acted = False
+    acted: list[str] = []
     for index, job in enumerate(plan.jobs):
         if job.action == "delete":
             continue
@@ -619,13 +619,13 @@ def _start_and_verify(
         if not job.enabled:
             if active:
                 manager.stop(unit)
-                acted = True
+                acted.append(unit)
         elif not active:
             manager.start(unit)
-            acted = True
+            acted.append(unit)
         elif job.action == "update":
             manager.restart(unit)
-            acted = True
+            acted.append(unit)
 
     wanted = {
         (render.SYNC_PATH_UNIT if job.job_id == WATCHER_ID else render.timer_name(job.job_id)): job
@@ -641,8 +641,11 @@ def _start_and_verify(
             return state.loaded and state.active_state == "active"
         return state.loaded and state.active_state == "active" and state.next_elapse_usec > 0
 
-    already = {unit: states[unit] for unit in wanted}
-    final = systemd.wait_for(manager, list(wanted), ready) if acted or report.reloaded else already
+    # states were read after the reload: only the units acted on (or not ready yet) are read again
+    final = {unit: states[unit] for unit in wanted}
+    again = [unit for unit in wanted if unit in acted or not ready(final[unit])]
+    if again and (acted or report.reloaded):
+        final.update(systemd.wait_for(manager, again, ready))
     for unit, job in wanted.items():
         state = final[unit]
         ok = ready(state)

@@ -13,7 +13,7 @@ from cronsync.commands.common import BACKEND_OPTION, backend_errors
 from cronsync.config import AnyJob, Config, load_config
 from cronsync.core import render
 from cronsync.core.errors import InvalidInput
-from cronsync.joblog import last_entry
+from cronsync.joblog import last_entries
 from cronsync.sync import Context, JobPlan, installed_backend, make_plan
 
 INSTALLED = {"unchanged": "in-sync", "create": "missing", "update": "differs"}
@@ -49,6 +49,7 @@ def job_rows(config: Config, context: Context, plans: dict[str, JobPlan]) -> lis
     if context.backend == "systemd" and context.manager is not None:
         names = [n for job in config.jobs for n in (render.timer_name(job.id), render.service_name(job.id))]
         states = context.manager.states(names)  # one connection, every unit
+    logged = last_entries(config.space.log_file)  # one read of the log, not one per job
     rows = []
     for job in config.jobs:
         plan = plans.get(job.id)
@@ -78,7 +79,7 @@ def job_rows(config: Config, context: Context, plans: dict[str, JobPlan]) -> lis
                     )
         elif job.enabled and row["installed"] != "missing":
             row["next_run"] = _next_cron_run(job)
-        _fill_from_log(row, config, job)
+        _fill_from_log(row, logged.get(job.id))
         rows.append(row)
     return rows
 
@@ -91,9 +92,8 @@ def _next_cron_run(job: AnyJob) -> str | None:
     return fires[0].isoformat(timespec="seconds") if fires else None
 
 
-def _fill_from_log(row: dict[str, Any], config: Config, job: AnyJob) -> None:
+def _fill_from_log(row: dict[str, Any], entry: dict[str, Any] | None) -> None:
     """Where the manager knows no last run (crontab, or a cleared journal), exec's log does."""
-    entry = last_entry(config.space.log_file, job.id)
     if entry is None:
         return
     row["last_result"] = row["last_result"] or entry.get("status")
