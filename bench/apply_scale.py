@@ -115,6 +115,20 @@ class Bench:
         out = self.manager.systemctl("list-timers", "--all", "--no-legend", "cronsync-*").stdout
         return sum(1 for line in out.splitlines() if "cronsync-" in line)
 
+    def wait_watcher_idle(self) -> None:
+        """Until the auto-sync watcher (cronsync-sync.service and the transient apply it starts,
+        after its settle time) is done with the last save."""
+        time.sleep(1.2)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            out = self.manager.systemctl(
+                "list-units", "--no-legend", "--state=active,activating", "cronsync-sync.service", "run-u*.service"
+            ).stdout
+            if not out.strip():
+                return
+            time.sleep(0.1)
+        raise SystemExit(f"the auto-sync watcher is still busy after 60 s: {out}")
+
     def stop(self) -> None:
         self.manager.stop()
 
@@ -163,6 +177,7 @@ def measure_all(bench: Bench, runs: int) -> dict[str, float]:
     figures["no-op apply"] = median_of(runs, noop_apply)
 
     def one_job_edit(round_: int) -> float:
+        bench.wait_watcher_idle()  # the watcher of the last round's save must not apply this one
         write_jobs(bench.user, jobs(bench.count, edited=bench.count // 2, edit_round=round_ + 1))
         elapsed, report = bench.apply()
         if (
