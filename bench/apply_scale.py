@@ -121,8 +121,9 @@ class Bench:
         time.sleep(1.2)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
+            units = ("cronsync-sync.service", "run-u*.service")
             out = self.manager.systemctl(
-                "list-units", "--no-legend", "--state=active,activating", "cronsync-sync.service", "run-u*.service"
+                "list-units", "--no-legend", "--state=active,activating", *units
             ).stdout
             if not out.strip():
                 return

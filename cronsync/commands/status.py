@@ -13,7 +13,7 @@ from cronsync.commands.common import BACKEND_OPTION, backend_errors
 from cronsync.config import AnyJob, Config, load_config
 from cronsync.core import render
 from cronsync.core.errors import InvalidInput
-from cronsync.joblog import last_entries
+from cronsync.runlog import read_json_lines
 from cronsync.sync import Context, JobPlan, installed_backend, make_plan
 
 INSTALLED = {"unchanged": "in-sync", "create": "missing", "update": "differs"}
@@ -49,7 +49,11 @@ def job_rows(config: Config, context: Context, plans: dict[str, JobPlan]) -> lis
     if context.backend == "systemd" and context.manager is not None:
         names = [n for job in config.jobs for n in (render.timer_name(job.id), render.service_name(job.id))]
         states = context.manager.states(names)  # one connection, every unit
-    logged = last_entries(config.space.log_file)  # one read of the log, not one per job
+    logged: dict[
+        object, dict[str, Any]
+    ] = {}  # each job's last record, from one read of the log (not one per job)
+    for record in read_json_lines(config.space.log_file):
+        logged[record.get("job_id")] = record
     rows = []
     for job in config.jobs:
         plan = plans.get(job.id)
@@ -97,9 +101,9 @@ def _fill_from_log(row: dict[str, Any], entry: dict[str, Any] | None) -> None:
     if entry is None:
         return
     row["last_result"] = row["last_result"] or entry.get("status")
-    row["last_run"] = row["last_run"] or entry.get("started_at") or entry.get("start") or entry.get("time")
+    row["last_run"] = row["last_run"] or entry.get("start")
     if row["last_duration_s"] is None:
-        duration = entry.get("duration_s", entry.get("duration"))
+        duration = entry.get("duration")
         row["last_duration_s"] = duration if isinstance(duration, int | float) else None
 
 
