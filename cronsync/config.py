@@ -148,6 +148,7 @@ def compiled_job(job: AnyJob) -> dict[str, Any]:
 
 def write_compiled(config: Config) -> None:
     """Cache the validated config for exec, keyed by the bytes it came from. Best effort."""
+    import contextlib
     import os
     import tempfile
 
@@ -165,8 +166,12 @@ def write_compiled(config: Config) -> None:
     try:
         state.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=state, prefix=".compiled.")
+    except OSError:
+        return
+    try:
         with os.fdopen(fd, "w") as handle:
             json.dump(payload, handle)
         os.replace(tmp, config.space.compiled_file)
     except OSError:
-        pass
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)  # a full disk: leave no partial temp file behind

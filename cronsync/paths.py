@@ -182,12 +182,6 @@ class UserSpace:
             raise ValueError(f"{path!r} does not exist (looked for {real}); put the script in {scripts}")
         return real
 
-    def resolve_script(self, path: str) -> Path:
-        """`script_path` as a Path."""
-        from pathlib import Path
-
-        return Path(self.script_path(path))
-
     @property
     def watcher_state_file(self) -> Path:
         """The hash of the jobs.json + settings.json bytes the auto-sync watcher last handled."""
@@ -197,6 +191,12 @@ class UserSpace:
     def apply_lock_file(self) -> Path:
         """flock(2)ed by `cronsync apply` so that two applies (or the watcher's) never interleave."""
         return self.root / APPLY_LOCK_FILE
+
+    def resolve_script(self, path: str) -> Path:
+        """`script_path` as a Path."""
+        from pathlib import Path
+
+        return Path(self.script_path(path))
 
 
 def systemd_user_unit_dir() -> Path:
