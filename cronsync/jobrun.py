@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
 
+    from cronsync.secretenv import Secrets
+
     Job = dict[str, Any]
     Settings = dict[str, Any]
 
@@ -164,15 +166,15 @@ class Run:
         self.started = time.time()
         self.clock = time.monotonic()
         self.run_id = new_run_id(self.started)
-        self._secrets: Any = None
+        self._secrets: Secrets | None = None
 
     @property
     def log_settings(self) -> dict[str, Any]:
         log: dict[str, Any] = self.settings["log"]
         return log
 
-    def secrets(self) -> Any:
-        """cronsync.secretenv.Secrets, created (and secrets.env read) only when a run needs it."""
+    def secrets(self) -> Secrets:
+        """Created (and secrets.env read) only when a run needs it: the module imports `re`."""
         if self._secrets is None:
             from cronsync.secretenv import Secrets
 
@@ -180,7 +182,8 @@ class Run:
         return self._secrets
 
     def redact(self, text: str) -> str:
-        return str(self.secrets().redactor()(text)) if self._secrets is not None else text
+        """`text` without any secret this run has used (nothing to hide if it used none)."""
+        return self._secrets.redactor()(text) if self._secrets is not None else text
 
     def environment(self) -> dict[str, str]:
         extra = dict(self.job["payload"].get("env") or {})
@@ -440,7 +443,9 @@ def record_run(run: Run, outcome: Outcome, notifications: list[dict[str, Any]]) 
     return record
 
 
-def write_record(space: UserSpace, record: dict[str, Any], log: Mapping[str, Any], hook: Any) -> None:
+def write_record(
+    space: UserSpace, record: dict[str, Any], log: Mapping[str, Any], hook: list[str] | None
+) -> None:
     """The run's line in scheduler.log, its job_completed event, and the hook if configured."""
     limits = {"max_bytes": log["max_bytes"], "keep": log["keep"]}
     event = {"event": "job_completed", **record}

@@ -68,6 +68,7 @@ class Plan:
     # crontab: the whole new crontab text (None: remove the crontab), and the current one
     crontab_new: str | None = None
     crontab_old: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -79,6 +80,7 @@ class Plan:
             "backend": self.backend,
             "changed": self.changed,
             "jobs": [job.to_json(with_diff) for job in self.jobs],
+            "warnings": self.warnings,
         }
 
 
@@ -398,6 +400,7 @@ class ApplyReport:
     files_written: list[str] = field(default_factory=list)
     files_deleted: list[str] = field(default_factory=list)
     reloaded: bool = False
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -418,6 +421,7 @@ class ApplyReport:
             "files_written": self.files_written,
             "files_deleted": self.files_deleted,
             "jobs": [job.to_json() for job in self.jobs],
+            "warnings": self.warnings,
         }
 
 
@@ -584,10 +588,22 @@ def choose_backend(requested: str) -> Context:
 def make_plan(config: Config, context: Context) -> Plan:
     target = installation_target(config.space)
     if context.backend == "systemd":
-        return plan_systemd(config, target, context.unit_dir)
+        plan = plan_systemd(config, target, context.unit_dir)
+        if crontab_has_block():
+            plan.warnings.append(
+                "cronsync entries are still in your crontab, so jobs may run twice; "
+                "remove them with `cronsync uninstall --backend crontab`"
+            )
+        return plan
     from cronsync.adapters import crontab
 
-    return plan_crontab(config, target, crontab.read(), crontab.local_timezone())
+    plan = plan_crontab(config, target, crontab.read(), crontab.local_timezone())
+    if any(name.endswith(".timer") for name in managed_unit_files(context.unit_dir)):
+        plan.warnings.append(
+            "cronsync's systemd timers are still installed, so jobs may run twice; "
+            "remove them with `cronsync uninstall --backend systemd`"
+        )
+    return plan
 
 
 def apply(space: UserSpace, context: Context) -> tuple[Plan, ApplyReport, bytes]:
@@ -603,6 +619,7 @@ def apply(space: UserSpace, context: Context) -> tuple[Plan, ApplyReport, bytes]
             report = apply_systemd(plan, context.manager, context.unit_dir)
         else:
             report = apply_crontab(plan)
+    report.warnings = plan.warnings
     return plan, report, jobs_bytes
 
 

@@ -190,6 +190,30 @@ def test_auto_uses_crontab_when_no_user_manager_answers(
     assert refused.returncode == 1 and "no systemd user manager answers" in refused.stderr
 
 
+def test_run_executes_the_entry_with_a_run_request(cron_daemon: CronDaemon, user_dir: Path) -> None:
+    assert cronsync_in(cron_daemon, user_dir, "apply", "--backend", "crontab").returncode == 0
+    result = cronsync_in(cron_daemon, user_dir, "run", "--backend", "crontab", "Clean Temp Files")
+    assert "Traceback" not in result.stderr
+    log = user_dir / "logs" / "scheduler.log"
+    manual = log.exists() and '"manual"' in log.read_text()
+    assert (user_dir / "state" / "run-requests" / "clean-temp-files").exists() or manual
+    missing = cronsync_in(cron_daemon, user_dir, "run", "--backend", "crontab", "nope")
+    assert missing.returncode == 1 and "no job named or with id 'nope'" in missing.stderr
+
+
+def test_switching_backends_warns_about_double_runs(cron_daemon: CronDaemon, user_dir: Path) -> None:
+    from cronsync.core.render import marker
+    from cronsync.paths import systemd_user_unit_dir
+
+    unit_dir = systemd_user_unit_dir()
+    unit_dir.mkdir(parents=True)
+    (unit_dir / "cronsync-old.timer").write_text(marker(user_dir / "config" / "jobs.json") + "\n[Timer]\n")
+    result = cronsync_in(cron_daemon, user_dir, "apply", "--backend", "crontab")
+    assert result.returncode == 0
+    assert "warning: cronsync's systemd timers are still installed" in result.stderr
+    assert "cronsync uninstall --backend systemd" in result.stderr
+
+
 @pytest.mark.xfail(strict=False, reason="cronsync exec is a placeholder on this branch (issue 5)")
 def test_an_entry_really_fires(cron_daemon: CronDaemon, user_dir: Path) -> None:
     write_jobs(

@@ -77,6 +77,8 @@ def _print_report(report: ApplyReport, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
         return
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
     click.echo(f"backend: {report.backend}")
     width = max((len(job.job_id) for job in report.jobs), default=0)
     for job in report.jobs:

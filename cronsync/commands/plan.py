@@ -34,6 +34,8 @@ def command(ctx: click.Context, backend: str, show_diff: bool, as_json: bool) ->
 
 
 def print_plan(plan: Plan, show_diff: bool) -> None:
+    for warning in plan.warnings:
+        click.echo(f"warning: {warning}", err=True)
     click.echo(f"backend: {plan.backend}")
     width = max((len(job.job_id) for job in plan.jobs), default=0)
     for job in plan.jobs:
