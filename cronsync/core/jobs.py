@@ -30,8 +30,8 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 def parse_duration(value: Any) -> Any:
     """Seconds as a number, or a string such as "90s", "5m", "1h30m"; returns whole seconds."""
-    if isinstance(value, bool):
-        return value  # let pydantic refuse it as "not an integer"
+    if isinstance(value, bool):  # pydantic's lax mode would take true as 1 second
+        raise ValueError(f'{str(value).lower()} is not a duration; use seconds (90) or "90s", "5m", "1h30m"')
     if isinstance(value, str):
         text = value.strip()
         if text.isdigit():
@@ -225,6 +225,9 @@ def _describe_error(err: Any) -> str:
         return "unknown field; check its spelling (cronsync schema lists every field)"
     if kind == "missing":
         return "required field is missing"
+    if kind == "model_attributes_type" and not err["loc"]:
+        found = "null" if err["input"] is None else type(err["input"]).__name__
+        return f'each job must be a JSON object such as {{"name": ..., "cron": ..., ...}}, not {found}'
     message = str(err["msg"])
     return message.removeprefix("Value error, ")
 
@@ -236,6 +239,8 @@ def _job_problems(file: str, index: int, raw: Any, exc: ValidationError) -> list
         loc = list(err["loc"])
         if loc and loc[0] in ACTIONS:  # drop the discriminator tag pydantic puts first
             loc = loc[1:]
+        if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            loc = ["action"]  # pydantic locates a bad discriminator at the job itself
         problems.append(
             Problem(file, _describe_error(err), job_index=index, job_name=name, field=format_loc(loc) or None)
         )
