@@ -154,7 +154,12 @@ class UserSpace:
         """Mark the next `cronsync exec` of this job as started by hand (see run_request_file)."""
         request = self.run_request_file(job_id)
         request.parent.mkdir(parents=True, exist_ok=True)
-        request.touch()
+        # Never through a symlink planted in its place: replace whatever is there with a new empty file.
+        try:  # noqa: SIM105 - contextlib costs exec an import
+            os.unlink(request)
+        except FileNotFoundError:
+            pass
+        os.close(os.open(request, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600))
 
     def consume_run_request(self, job_id: str) -> bool:
         """True (and the request removed) when `cronsync run` asked for this run."""
