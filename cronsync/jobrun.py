@@ -336,7 +336,8 @@ def acquire_lock(space: UserSpace, job_id: str, policy: str) -> int | None:
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     except OSError as exc:
-        raise ExecError(f"cannot open the lock {path}: {exc.strerror}") from None
+        hint = " (it is a symlink; cronsync never writes through one)" if os.path.islink(path) else ""
+        raise ExecError(f"cannot open the lock {path}: {exc.strerror}{hint}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
