@@ -86,10 +86,12 @@ def main() -> None:
         via_exec = [cronsync, "--user-dir", str(user), "exec", "hello"]
         for argv in (direct, via_exec, via_exec):  # warm the page cache and the bytecode cache
             timed(argv)
-        direct_times, exec_times = [], []
+        bare_python = [str(Path(cronsync).with_name("python")), "-c", "pass"]
+        direct_times, exec_times, python_times = [], [], []
         for _ in range(args.runs):
             direct_times.append(timed(direct))
             exec_times.append(timed(via_exec))
+            python_times.append(timed(bare_python))
         runs_logged = len((user / "logs" / "scheduler.log").read_text().splitlines())
     direct_ms = statistics.median(direct_times) * 1000
     exec_ms = statistics.median(exec_times) * 1000
@@ -103,6 +105,9 @@ def main() -> None:
         f"{'met' if overhead < GOAL_MS else 'NOT met'})"
     )
     print(f"ratio exec/direct               {exec_ms / direct_ms:7.1f}x")
+    python_ms = statistics.median(python_times) * 1000
+    print(f"for scale: the same Python starting and doing nothing (python -c pass): {python_ms:.1f} ms")
+    print(f"so cronsync's own share of the overhead (beyond starting Python): {overhead - python_ms:.1f} ms")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from cronsync.jobrun import ExecError, Run, agent_backend, script_plan
+from cronsync.agentjob import agent_backend
+from cronsync.jobrun import ExecError, Run, script_plan
 from cronsync.secretenv import SecretsError, redact_url, references
 
 

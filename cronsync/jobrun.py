@@ -52,9 +52,10 @@ FAILURE_TAIL_BYTES = 1500
 class ExecError(Exception):
     """The run cannot go ahead; `exit_code` says why (78: job missing or invalid)."""
 
-    def __init__(self, message: str, exit_code: int = EXIT_CONFIG) -> None:
+    def __init__(self, message: str, exit_code: int = EXIT_CONFIG, log: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+        self.log = log  # the log settings, when they could be read: where and how to log this failure
 
 
 def say(message: str) -> None:
@@ -76,7 +77,8 @@ def load_job(space: UserSpace, name_or_id: str) -> tuple[Job, Settings]:
     jobs: dict[str, Job] = compiled["jobs"]
     job = jobs.get(name_or_id) or next((j for j in jobs.values() if j.get("name") == name_or_id), None)
     if job is None:
-        raise ExecError(_missing(space, name_or_id, [str(j.get("id")) for j in jobs.values()]))
+        known = [str(j.get("id")) for j in jobs.values()]
+        raise ExecError(_missing(space, name_or_id, known), log=compiled["settings"].get("log"))
     return job, compiled["settings"]
 
 
@@ -246,68 +248,6 @@ def run_script(run: Run, outcome: Outcome) -> None:
         outcome.status, outcome.exit_code = "failure", result.exit_code
 
 
-def agent_backend(run: Run) -> dict[str, Any]:
-    backend: dict[str, Any] | None = run.settings.get("agent")
-    if not backend:
-        raise ExecError(
-            f'job {run.job["name"]!r} is an agent job but no agent backend is configured: add "agent" to '
-            f'{run.space.path(SETTINGS_FILE)}, e.g. {{"backend": "openai", '
-            '"base_url": "http://127.0.0.1:11434/v1", "model": "llama3.2"} '
-            'or {"backend": "command", "command": ["llm"]}'
-        )
-    return backend
-
-
-def api_key(run: Run, backend: Mapping[str, Any]) -> str | None:
-    name = backend.get("api_key_env")
-    if backend.get("backend") != "openai" or not name:
-        return None
-    value: str | None = run.secrets().get(name)
-    if value is None:
-        raise ExecError(
-            f"agent backend: API key variable ${name} is not set; define it in the environment or "
-            f"in {run.space.path(SECRETS_FILE)} (mode 0600)"
-        )
-    return value
-
-
-def run_agent(run: Run, outcome: Outcome) -> None:
-    from cronsync.adapters import agent
-
-    backend = agent_backend(run)
-    key = api_key(run, backend)
-    payload = run.job["payload"]
-    env = run.environment()
-    home = os.path.expanduser("~")
-    deadline = run.deadline()
-    capture_bytes = run.log_settings["capture_bytes"]
-    try:
-        context = agent.gather_context(
-            payload.get("context") or [], cwd=home, env=env, deadline=deadline, capture_bytes=capture_bytes
-        )
-        prompt = agent.build_prompt(payload["prompt"], context)
-        if backend["backend"] == "command":
-            result = agent.ask_command(
-                backend, prompt, cwd=home, env=env, deadline=deadline, capture_bytes=capture_bytes
-            )
-            outcome.stdout, outcome.stderr = result.stdout, result.stderr
-            if result.timed_out:
-                outcome.fail("the agent command timed out; its process group was stopped", 1, timed_out=True)
-            elif result.exit_code != 0:
-                outcome.status, outcome.exit_code = "failure", result.exit_code
-            return
-        answer = agent.ask_openai(
-            backend, prompt, model=payload.get("model"), api_key=key, deadline=deadline, redact=run.redact
-        )
-    except agent.AgentError as exc:
-        outcome.fail(str(exc), exc.exit_code, timed_out=exc.timed_out)
-        return
-    data = answer.encode()
-    outcome.stdout.add(data)
-    sys.stdout.buffer.write(data if data.endswith(b"\n") else data + b"\n")
-    sys.stdout.flush()
-
-
 def needs_secrets(run: Run) -> bool:
     agent = run.settings.get("agent") or {}
     uses_key = run.job["action"] == "agent_workflow" and bool(agent.get("api_key_env"))
@@ -332,11 +272,11 @@ def check_secrets_file(run: Run) -> None:
 def acquire_lock(space: UserSpace, job_id: str, policy: str) -> int | None:
     """The held lock's fd, or None when the previous run still holds it and the policy is skip."""
     path = space.path(lock_name(job_id))
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     try:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     except OSError as exc:
-        hint = " (it is a symlink; cronsync never writes through one)" if os.path.islink(path) else ""
+        hint = " (a symlink: cronsync never follows one here)" if os.path.islink(path) else ""
         raise ExecError(f"cannot open the lock {path}: {exc.strerror}{hint}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -493,7 +433,7 @@ def execute(space: UserSpace, name_or_id: str, *, trigger: str | None, dry_run: 
     except ExecError as exc:
         say(f"error: {exc}")
         if not dry_run:
-            log_unrunnable(space, name_or_id, trigger or "timer", str(exc), exc.exit_code, started, clock)
+            log_unrunnable(space, name_or_id, trigger or "timer", exc, started, clock)
         return exc.exit_code
     if trigger is None:
         trigger = "manual" if not dry_run and space.consume_run_request(job["id"]) else "timer"
@@ -522,6 +462,8 @@ def execute_run(run: Run) -> int:
             outcome.error = "skipped: the previous run is still running (overlap: skip)"
             say(outcome.error)
         elif run.job["action"] == "agent_workflow":
+            from cronsync.agentjob import run_agent
+
             run_agent(run, outcome)
         else:
             run_script(run, outcome)
@@ -539,8 +481,7 @@ def log_unrunnable(
     space: UserSpace,
     name_or_id: str,
     trigger: str,
-    error: str,
-    exit_code: int,
+    error: ExecError,
     started: float,
     clock: float,
 ) -> None:
@@ -549,5 +490,5 @@ def log_unrunnable(
 
     run_id = new_run_id(started)
     record = make_record(run_id, job_id(name_or_id) or name_or_id, name_or_id, trigger, started, clock)
-    record.update(status="failure", exit_code=exit_code, output_bytes=0, excerpt="", error=error)
-    write_record(space, record, default_log_settings(), None)
+    record.update(status="failure", exit_code=error.exit_code, output_bytes=0, excerpt="", error=str(error))
+    write_record(space, record, error.log or default_log_settings(), None)

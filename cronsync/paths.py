@@ -86,6 +86,9 @@ class UserSpace:
     def __repr__(self) -> str:
         return f"UserSpace(root={self._root!r})"
 
+    def __reduce__(self) -> tuple[type[UserSpace], tuple[str]]:
+        return (UserSpace, (self._root,))  # copy and pickle through __init__, not __setattr__
+
     def path(self, relative: str) -> str:
         """A file of the layout (e.g. `path(LOG_FILE)`) as a string, without importing pathlib."""
         return os.path.join(self._root, relative)

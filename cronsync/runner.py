@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import select
-import selectors
 import signal
 import time
 
@@ -186,10 +185,7 @@ def run_process(
     previous_term = signal.signal(signal.SIGTERM, lambda _sig, _frame: group.terminate())
     stdout, stderr = Capture(capture_bytes), Capture(capture_bytes)
     try:
-        with selectors.DefaultSelector() as selector:
-            selector.register(out_read, selectors.EVENT_READ, (stdout, 1))
-            selector.register(err_read, selectors.EVENT_READ, (stderr, 2))
-            _pump(selector, child, group, passthrough)
+        _pump({out_read: (stdout, 1), err_read: (stderr, 2)}, child, group, passthrough)
         _wait(child, group)
     finally:
         signal.signal(signal.SIGTERM, previous_term)
@@ -235,16 +231,21 @@ def _spawn(
         os.close(here)
 
 
-def _pump(selector: selectors.BaseSelector, child: _Child, group: _Group, passthrough: bool) -> None:
+def _pump(pipes: dict[int, tuple[Capture, int]], child: _Child, group: _Group, passthrough: bool) -> None:
+    """Copy each pipe (fd -> its capture and our fd to pass it through to) until EOF, the job's
+    exit plus a short drain, acting on the group's timers meanwhile. poll(2): cheaper than selectors."""
+    poller = select.poll()
+    for fd in pipes:
+        poller.register(fd, select.POLLIN)
     if child.pidfd is not None:
-        selector.register(child.pidfd, selectors.EVENT_READ, None)
-    open_pipes = 2
+        poller.register(child.pidfd, select.POLLIN)
+    open_pipes = len(pipes)
     exited_at: float | None = None
     while open_pipes:
         if exited_at is None and child.poll() is not None:
             exited_at = time.monotonic()
             if child.pidfd is not None:
-                selector.unregister(child.pidfd)
+                poller.unregister(child.pidfd)
         next_timer = group.tick()
         if exited_at is not None:
             # a background grandchild may hold the pipes open: drain briefly, then stop reading
@@ -254,13 +255,13 @@ def _pump(selector: selectors.BaseSelector, child: _Child, group: _Group, passth
             next_timer = drain_left if next_timer is None else min(next_timer, drain_left)
         elif child.pidfd is None:
             next_timer = 0.25 if next_timer is None else min(next_timer, 0.25)
-        for key, _events in selector.select(next_timer):
-            if key.data is None:
+        for fd, _events in poller.poll(None if next_timer is None else next_timer * 1000):
+            if fd not in pipes:
                 continue  # the pidfd: the child exited, noticed at the top of the loop
-            capture, out_fd = key.data
-            data = os.read(key.fd, _READ_SIZE)
+            capture, out_fd = pipes[fd]
+            data = os.read(fd, _READ_SIZE)
             if not data:
-                selector.unregister(key.fd)
+                poller.unregister(fd)
                 open_pipes -= 1
                 continue
             capture.add(data)

@@ -477,11 +477,13 @@ def apply_systemd(plan: Plan, manager: systemd.Manager, unit_dir: Path) -> Apply
     manager.disable(to_disable)
 
     units = _plan_units(plan)
-    stale = any(state.need_daemon_reload for state in manager.states(units).values())
+    states = manager.states(units)
+    stale = any(state.need_daemon_reload for state in states.values())
     if report.files_written or report.files_deleted or to_enable or to_disable or stale:
         manager.reload()
         report.reloaded = True
-    _start_and_verify(plan, manager, units, report)
+        states = manager.states(units)
+    _start_and_verify(plan, manager, states, report)
     return report
 
 
@@ -497,8 +499,10 @@ def _plan_units(plan: Plan) -> list[str]:
     return units
 
 
-def _start_and_verify(plan: Plan, manager: systemd.Manager, units: list[str], report: ApplyReport) -> None:
-    states = manager.states(units)
+def _start_and_verify(
+    plan: Plan, manager: systemd.Manager, states: dict[str, systemd.UnitState], report: ApplyReport
+) -> None:
+    acted = False
     for job in plan.jobs:
         if job.action == "delete":
             continue
@@ -507,10 +511,13 @@ def _start_and_verify(plan: Plan, manager: systemd.Manager, units: list[str], re
         if not job.enabled:
             if active:
                 manager.stop(unit)
+                acted = True
         elif not active:
             manager.start(unit)
+            acted = True
         elif job.action == "update":
             manager.restart(unit)
+            acted = True
 
     wanted = {
         (render.SYNC_PATH_UNIT if job.job_id == WATCHER_ID else render.timer_name(job.job_id)): job
@@ -526,7 +533,8 @@ def _start_and_verify(plan: Plan, manager: systemd.Manager, units: list[str], re
             return state.loaded and state.active_state == "active"
         return state.loaded and state.active_state == "active" and state.next_elapse_usec > 0
 
-    final = systemd.wait_for(manager, list(wanted), ready)
+    already = {unit: states[unit] for unit in wanted}
+    final = systemd.wait_for(manager, list(wanted), ready) if acted or report.reloaded else already
     for unit, job in wanted.items():
         state = final[unit]
         ok = ready(state)

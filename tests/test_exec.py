@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -102,7 +103,7 @@ def test_uses_the_compiled_cache_without_pydantic_click_or_apprise(tmp_path: Pat
     imported = _imports(argv, env={**os.environ, "PYTHONPATH": str(REPO)})
     assert "cronsync.jobrun" in imported  # the measurement sees our own modules
     heavy = {"click", "pydantic", "jinja2", "apprise", "urllib.request", "http.client", "requests"}
-    heavy |= {"pathlib", "typing", "dataclasses", "datetime", "hashlib"}  # each costs ms on every run
+    heavy |= {"pathlib", "typing", "dataclasses", "datetime", "hashlib", "subprocess"}  # ms each, every run
     assert not heavy & imported
 
 
@@ -484,3 +485,23 @@ def test_unparsable_jobs_json_is_logged_with_exit_78(tmp_path: Path) -> None:
     assert result.returncode == 78 and "invalid JSON" in result.stderr and "jobs.json:1:" in result.stderr
     (record,) = log_records(user)
     assert record["exit_code"] == 78 and "invalid JSON" in record["error"]
+
+
+def test_a_background_grandchild_holding_the_pipes_does_not_hold_the_run(tmp_path: Path) -> None:
+    pid_file = tmp_path / "daemon.pid"
+    user = make_space(
+        tmp_path,
+        [script_job("Daemonish", "d.sh")],
+        scripts={"d.sh": f"#!/bin/sh\nsleep 60 &\necho $! > {pid_file}\necho started\n"},
+    )
+    began = time.monotonic()
+    try:
+        result = run_exec(user, "daemonish")
+        assert result.returncode == 0 and "started" in result.stdout
+        assert time.monotonic() - began < 10  # not the grandchild's 60 s
+    finally:
+        if pid_file.exists():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid_file.read_text()), 9)
+    (record,) = log_records(user)
+    assert record["status"] == "success" and record["excerpt"] == "started\n"

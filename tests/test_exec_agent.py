@@ -141,3 +141,21 @@ def test_missing_api_key_names_the_variable(tmp_path: Path, llm: HttpSink) -> No
     result = run_exec(user, "keyless")
     assert result.returncode == 78 and "$NOPE_KEY is not set" in result.stderr
     assert llm.requests == []
+
+
+def test_dry_run_names_backend_context_and_key_state_without_asking(tmp_path: Path, llm: HttpSink) -> None:
+    user = make_space(
+        tmp_path,
+        [agent_job("Plan", "Hi", payload={"context": ["git -C ~/src log --oneline"], "output": "chat"})],
+        {**openai_settings(llm, api_key_env="LLM_KEY"), "gateways": {"chat": ["tgram://${BOT}/${CHAT}"]}},
+    )
+    write_secrets(user, f"LLM_KEY={API_KEY}\nBOT=123:abc\n")
+    result = run_exec(user, "plan", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    home = tmp_path / "home"
+    assert f"agent backend: openai {llm.url}/v1, model tiny" in result.stdout
+    assert "$LLM_KEY (set)" in result.stdout
+    assert f"context command: git -C {home}/src log --oneline" in result.stdout
+    assert "gateway chat: tgram://… uses $BOT (set), $CHAT (NOT SET)" in result.stdout
+    assert API_KEY not in result.stdout and "123:abc" not in result.stdout
+    assert llm.requests == [] and not (user / "logs").exists()

@@ -362,7 +362,11 @@ def test_a_burst_of_saves_leads_to_the_last_one_and_never_trips_the_start_limit(
         idle = systemd_user.show("cronsync-sync.service", "ActiveState")["ActiveState"] != "activating"
         return idle and units == {"cronsync-burst-39.timer"}
 
-    assert wait_for(settled, timeout=40)
+    assert wait_for(settled, timeout=40), (
+        sorted(p.name for p in systemd_user.unit_dir.glob("cronsync-burst-*.timer")),
+        systemd_user.systemctl("status", "cronsync-sync.service", "cronsync-sync.path", check=False).stdout,
+        systemd_user.journal("cronsync-sync")[-20:],
+    )
     assert systemd_user.show("cronsync-sync.service", "Result")["Result"] == "success"
     assert systemd_user.show("cronsync-sync.path", "ActiveState", "Result") == {
         "ActiveState": "active",
