@@ -52,9 +52,41 @@ PositiveDuration = Annotated[
 ]
 
 
+# execve(2) refuses one argument or variable over MAX_ARG_STRLEN (32 pages: 131072 bytes with its NUL), and
+# systemd cannot even start cronsync for a unit holding such a variable: refuse it here, with the reason.
+MAX_EXEC_STRING_BYTES = 131071
+# all arguments plus all variables together; the kernel's limit (a quarter of the stack limit, 2 MiB by
+# default) must also hold the inherited environment
+MAX_EXEC_TOTAL_BYTES = 1024 * 1024
+
+
+def _fits_exec(what: str, value: str) -> None:
+    size = len(value.encode("utf-8", "surrogatepass"))
+    if size > MAX_EXEC_STRING_BYTES:
+        raise ValueError(
+            f"{what} is {size} bytes; the kernel refuses one argument or variable over "
+            f"{MAX_EXEC_STRING_BYTES} bytes: pass large data in a file under USER/"
+        )
+
+
+def _fits_exec_in_all(what: str, values: list[str]) -> None:
+    size = sum(len(value.encode("utf-8", "surrogatepass")) + 1 for value in values)
+    if size > MAX_EXEC_TOTAL_BYTES:
+        raise ValueError(
+            f"{what} add up to {size} bytes; keep them under {MAX_EXEC_TOTAL_BYTES} bytes "
+            "(the kernel limits a command's arguments and environment): pass large data in a file"
+        )
+
+
 def _no_nul(value: str) -> str:
     if "\x00" in value:
         raise ValueError("must not contain a NUL character")
+    lone = next((ch for ch in value if "\ud800" <= ch <= "\udfff"), None)
+    if lone is not None:  # JSON allows "\ud800" alone; no file, argument or message can hold it
+        raise ValueError(
+            f"contains a lone surrogate \\u{ord(lone):04x}, which is not a character; "
+            "write the character itself, or a JSON surrogate pair"
+        )
     return value
 
 
@@ -88,7 +120,18 @@ class ScriptPayload(StrictModel):
             raise ValueError(
                 f"invalid variable name(s) {bad}; use letters, digits and _, not starting with a digit"
             )
+        for name, value in env.items():
+            _fits_exec(f"{name}=...", f"{name}={value}")
+        _fits_exec_in_all("the variables", [f"{name}={value}" for name, value in env.items()])
         return env
+
+    @field_validator("args")
+    @classmethod
+    def _args_fit(cls, args: list[str]) -> list[str]:
+        for number, arg in enumerate(args):
+            _fits_exec(f"argument #{number}", arg)
+        _fits_exec_in_all("the arguments", args)
+        return args
 
 
 class AgentPayload(StrictModel):
