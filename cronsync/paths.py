@@ -186,6 +186,11 @@ class UserSpace:
         return real
 
     @property
+    def watcher_state_file(self) -> Path:
+        """The hash of the jobs.json + settings.json bytes the auto-sync watcher last handled."""
+        return self.state_dir / "watcher-applied"
+
+    @property
     def apply_lock_file(self) -> Path:
         """flock(2)ed by `cronsync apply` so that two applies never interleave."""
         return self.state_dir / "apply.lock"

@@ -92,7 +92,10 @@ def installation_target(space: UserSpace) -> render.Target:
         argv: tuple[str, ...] = (str(script),)
     else:
         argv = (os.path.abspath(sys.executable), "-m", "cronsync")
-    return render.Target(argv, space.root, space.jobs_file)
+    import shutil
+
+    systemd_run = shutil.which("systemd-run") or "/usr/bin/systemd-run"
+    return render.Target(argv, space.root, space.jobs_file, os.path.abspath(systemd_run))
 
 
 def template_dir() -> Path:
@@ -626,21 +629,55 @@ def make_plan(config: Config, context: Context) -> Plan:
     return plan
 
 
-def apply(space: UserSpace, context: Context) -> tuple[Plan, ApplyReport, bytes]:
-    """Load jobs.json under the lock, plan and carry the plan out; also the bytes that were applied."""
-    from cronsync.config import load_config, read_sources
+def apply(space: UserSpace, context: Context) -> tuple[Plan, ApplyReport]:
+    """Load jobs.json under the lock (a save can land mid-apply), plan and carry the plan out."""
+    from cronsync.config import load_config
 
     with apply_lock(space):
-        jobs_bytes, _ = read_sources(space)
-        config = load_config(space)
-        plan = make_plan(config, context)
-        if context.backend == "systemd":
-            assert context.manager is not None
-            report = apply_systemd(plan, context.manager, context.unit_dir)
-        else:
-            report = apply_crontab(plan)
+        return _apply_locked(load_config(space), context)
+
+
+def _apply_locked(config: Config, context: Context) -> tuple[Plan, ApplyReport]:
+    plan = make_plan(config, context)
+    if context.backend == "systemd":
+        assert context.manager is not None
+        report = apply_systemd(plan, context.manager, context.unit_dir)
+    else:
+        report = apply_crontab(plan)
     report.warnings = plan.warnings
-    return plan, report, jobs_bytes
+    return plan, report
+
+
+def watcher_apply(space: UserSpace, context: Context) -> ApplyReport | None:
+    """The auto-sync apply: None when there is nothing to do.
+
+    Skipped when the watcher is gone (uninstall ran while this waited for the lock) or when the
+    watcher already handled these exact bytes (a burst of saves starts several of these).
+    """
+    import hashlib
+
+    from cronsync.config import parse_config, read_sources, write_compiled
+
+    with apply_lock(space):
+        if render.SYNC_PATH_UNIT not in managed_unit_files(context.unit_dir):
+            return None
+        sources = read_sources(space)
+        digest = hashlib.sha256(b"\0".join(part or b"" for part in sources)).hexdigest()
+        seen_file = space.watcher_state_file
+        with contextlib.suppress(OSError):
+            if seen_file.read_text() == digest:
+                return None
+        try:
+            config, problems = parse_config(space, *sources)
+            if problems:
+                raise InvalidInput(problems)
+        except InvalidInput:
+            atomic_write(seen_file, digest)  # report these errors once, not once per save event
+            raise
+        write_compiled(config)
+        report = _apply_locked(config, context)[1]
+        atomic_write(seen_file, digest)  # only now: an apply killed half way is redone
+        return report
 
 
 def installed_backend(requested: str) -> Context:

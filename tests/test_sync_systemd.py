@@ -338,8 +338,13 @@ def test_auto_sync_sees_in_place_and_rename_saves(systemd_user: UserManager, use
     assert wait_for(
         lambda: any("invalid JSON" in line for line in systemd_user.journal("cronsync-sync")), timeout=20
     ), (
-        systemd_user.journal("cronsync-sync"),
+        "\n".join(systemd_user.journal("cronsync-sync")),
         systemd_user.systemctl("status", "cronsync-sync.service", check=False).stdout,
+        subprocess.run(
+            systemd_user.tree.nsenter(["journalctl", "--no-pager", "-o", "short-precise"]),
+            capture_output=True,
+            text=True,
+        ).stdout[-6000:],
     )
     assert mtimes(systemd_user.unit_dir) == before
     assert active("cronsync-saved-by-rename.timer")
@@ -359,8 +364,9 @@ def test_a_burst_of_saves_leads_to_the_last_one_and_never_trips_the_start_limit(
 
     def settled() -> bool:
         units = {p.name for p in systemd_user.unit_dir.glob("cronsync-burst-*.timer")}
-        idle = systemd_user.show("cronsync-sync.service", "ActiveState")["ActiveState"] != "activating"
-        return idle and units == {"cronsync-burst-39.timer"}
+        if units != {"cronsync-burst-39.timer"}:
+            return False
+        return systemd_user.show("cronsync-burst-39.timer", "ActiveState")["ActiveState"] == "active"
 
     assert wait_for(settled, timeout=40), (
         sorted(p.name for p in systemd_user.unit_dir.glob("cronsync-burst-*.timer")),

@@ -40,6 +40,7 @@ class Target:
     cronsync_argv: tuple[str, ...]
     user_dir: Path
     jobs_file: Path
+    systemd_run: str = "/usr/bin/systemd-run"
 
     def command(self, *args: str) -> list[str]:
         return [*self.cronsync_argv, "--user-dir", str(self.user_dir), *args]
@@ -238,9 +239,32 @@ def sync_units(target: Target, template_dir: Path) -> dict[str, str]:
         "sync.service.j2",
         marker=head,
         jobs_file_description=described,
-        exec_start=systemd_exec_line(target.command("apply", "--backend", "systemd", "--from-watcher")),
+        exec_start=systemd_exec_line(watcher_command(target)),
     )
     return {SYNC_PATH_UNIT: path_unit, SYNC_SERVICE_UNIT: service}
+
+
+def watcher_command(target: Target) -> list[str]:
+    """What cronsync-sync.service runs: the apply, handed to a fresh transient unit.
+
+    A path unit stops watching while the unit it triggered is active, so saves during a long apply
+    would be lost; `systemd-run --no-block` returns at once and the transient apply, which waits a
+    moment and then reads jobs.json under the apply lock, sees every save made before it read.
+    systemd-run's argv is `$`-expanded once more (`$$` -> `$`); the user dir goes in the
+    environment, which is not.
+    """
+    apply = [*target.cronsync_argv, "apply", "--backend", "systemd", "--from-watcher"]
+    return [
+        target.systemd_run,
+        "--user",
+        "--no-block",
+        "--quiet",
+        "--collect",
+        "--property=SyslogIdentifier=cronsync-sync",
+        f"--setenv=CRONSYNC_USER_DIR={target.user_dir}",
+        "--",
+        *(arg.replace("$", "$$") for arg in apply),
+    ]
 
 
 def systemd_units(jobs: Sequence[AnyJob], target: Target, template_dir: Path) -> dict[str, str]:
