@@ -182,7 +182,8 @@ class UserSpace:
                 f"{path!r} resolves to {real}, outside {scripts}; scripts must live in USER/scripts"
             )
         if not os.path.isfile(real):
-            raise ValueError(f"{path!r} does not exist (looked for {real}); put the script in {scripts}")
+            what = "is a folder, not a script" if os.path.isdir(real) else "does not exist"
+            raise ValueError(f"{path!r} {what} (looked for {real}); put the script in {scripts}")
         return real
 
     @property
