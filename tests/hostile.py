@@ -19,10 +19,10 @@ else:
 
 
 def tree_snapshot(root: Path) -> dict[str, tuple[str, bytes | str, int]]:
-    """Every entry under root: files with their bytes and mode, symlinks with their target, dirs.
+    """Every entry under root: files with their bytes and inode, symlinks with their target, dirs.
 
-    Byte-identical before and after means nothing installed was touched (mtime aside: a rewrite
-    with the same bytes is also caught by the ctime-free comparison of inode numbers below)."""
+    Equal snapshots mean nothing was touched: the inode number also catches a file rewritten (by
+    rename) with the same bytes."""
     found: dict[str, tuple[str, bytes | str, int]] = {}
     if not root.exists():
         return found

@@ -42,7 +42,8 @@ def outside(tmp_path: Path) -> Path:
         ("scripts/linkdir/evil.sh", "outside"),  # a folder symlinked to ../outside
         ("scripts/../config/jobs.json", "outside"),
         ("scripts/nope.sh", "does not exist"),
-        ("scripts", "does not exist"),
+        ("scripts", "is a folder, not a script"),
+        ("scripts/", "is a folder, not a script"),
     ],
 )
 def test_script_paths_out_of_user_scripts_are_refused_when_validating(
