@@ -27,6 +27,8 @@ LOG_FILE = "logs/scheduler.log"
 EVENTS_FILE = "logs/events.jsonl"
 STATE_DIR = "state"
 COMPILED_FILE = "state/compiled.json"
+APPLY_LOCK_FILE = "state/apply.lock"
+WATCHER_STATE_FILE = "state/watcher-applied"
 
 
 def lock_name(job_id: str) -> str:
@@ -189,12 +191,12 @@ class UserSpace:
     @property
     def watcher_state_file(self) -> Path:
         """The hash of the jobs.json + settings.json bytes the auto-sync watcher last handled."""
-        return self.state_dir / "watcher-applied"
+        return self.root / WATCHER_STATE_FILE
 
     @property
     def apply_lock_file(self) -> Path:
-        """flock(2)ed by `cronsync apply` so that two applies never interleave."""
-        return self.state_dir / "apply.lock"
+        """flock(2)ed by `cronsync apply` so that two applies (or the watcher's) never interleave."""
+        return self.root / APPLY_LOCK_FILE
 
     def resolve_script(self, path: str) -> Path:
         """`script_path` as a Path."""

@@ -9,7 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from crontab import CronTab
 
 from cronsync.adapters import crontab
@@ -194,9 +193,9 @@ def test_run_executes_the_entry_with_a_run_request(cron_daemon: CronDaemon, user
     assert cronsync_in(cron_daemon, user_dir, "apply", "--backend", "crontab").returncode == 0
     result = cronsync_in(cron_daemon, user_dir, "run", "--backend", "crontab", "Clean Temp Files")
     assert "Traceback" not in result.stderr
-    log = user_dir / "logs" / "scheduler.log"
-    manual = log.exists() and '"manual"' in log.read_text()
-    assert (user_dir / "state" / "run-requests" / "clean-temp-files").exists() or manual
+    records = [json.loads(line) for line in (user_dir / "logs" / "scheduler.log").read_text().splitlines()]
+    assert [(r["job_id"], r["trigger"]) for r in records] == [("clean-temp-files", "manual")]
+    assert records[0]["status"] == "success" and result.returncode == 0, result.stderr
     missing = cronsync_in(cron_daemon, user_dir, "run", "--backend", "crontab", "nope")
     assert missing.returncode == 1 and "no job named or with id 'nope'" in missing.stderr
 
@@ -214,7 +213,6 @@ def test_switching_backends_warns_about_double_runs(cron_daemon: CronDaemon, use
     assert "cronsync uninstall --backend systemd" in result.stderr
 
 
-@pytest.mark.xfail(strict=False, reason="cronsync exec is a placeholder on this branch (issue 5)")
 def test_an_entry_really_fires(cron_daemon: CronDaemon, user_dir: Path) -> None:
     write_jobs(
         user_dir,

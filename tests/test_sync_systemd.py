@@ -248,6 +248,14 @@ def test_hostile_names_paths_and_env_reach_systemd_exactly(
     # systemd keeps `$$` (its escape for `$`) in the stored argv and replaces it when it executes
     assert f"argv[]={' '.join(a.replace('$', '$$') for a in argv)} ;" in shown["ExecStart"]
     assert shown["Description"] == 'Tricky %n "name" $USER; \\ (cronsync job tricky-n-name-user)'
+    # the watcher of this user dir works too: its path and the transient apply's argv survive escaping
+    path_unit = systemd_user.show("cronsync-sync.path", "Paths")["Paths"]
+    assert path_unit == f"{weird / 'USER' / 'config'} (PathChanged)"
+    write_jobs(weird / "USER", [*jobs, script("Seen By The Watcher")])
+    watched = "cronsync-seen-by-the-watcher.timer"
+    assert wait_for(
+        lambda: systemd_user.show(watched, "ActiveState")["ActiveState"] == "active", timeout=20
+    ), "\n".join(systemd_user.journal("cronsync-sync"))
 
 
 def test_invalid_jobs_change_nothing(systemd_user: UserManager, user_dir: Path) -> None:
@@ -414,11 +422,10 @@ def test_run_starts_the_service_and_marks_the_run_manual(systemd_user: UserManag
         "cronsync-clean-temp-files.service", "ExecMainStartTimestampMonotonic", "Result"
     )
     assert after["ExecMainStartTimestampMonotonic"] != before["ExecMainStartTimestampMonotonic"]
-    assert result.returncode == (0 if after["Result"] == "success" else 1)
-    request = UserSpace(user_dir).run_request_file("clean-temp-files")
-    log = UserSpace(user_dir).log_file
-    manual = log.exists() and any('"manual"' in line for line in log.read_text().splitlines())
-    assert request.exists() or manual
+    assert after["Result"] == "success" and result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in UserSpace(user_dir).log_file.read_text().splitlines()]
+    assert [(r["job_id"], r["trigger"]) for r in records] == [("clean-temp-files", "manual")]
+    assert not UserSpace(user_dir).run_request_file("clean-temp-files").exists()  # exec consumed it
     rows = json.loads(cronsync("status", "--json", user_dir=user_dir).stdout)["jobs"]
     clean = next(row for row in rows if row["id"] == "clean-temp-files")
     assert clean["last_run"] is not None and clean["last_result"] == after["Result"]
@@ -566,7 +573,6 @@ def test_doctor_points_at_what_to_fix(systemd_user: UserManager, user_dir: Path)
     assert "/nonexistent/bin/cronsync" in broken.stdout and "fix: cronsync apply" in broken.stdout
 
 
-@pytest.mark.xfail(strict=False, reason="cronsync exec is a placeholder on this branch (issue 5)")
 def test_a_timer_really_runs_cronsync_exec(systemd_user: UserManager, user_dir: Path) -> None:
     write_jobs(
         user_dir,

@@ -14,7 +14,7 @@ from cronsync.cli import fail, user_space
 from cronsync.commands.common import complete_job_names
 from cronsync.config import load_config
 from cronsync.core.errors import InvalidInput
-from cronsync.joblog import job_entries, parse_line
+from cronsync.runlog import read_json_lines
 
 JOURNAL_SOCKET = Path("/run/systemd/journal/socket")
 
@@ -58,8 +58,9 @@ def _journal_has(identifier: str) -> bool:
 
 def _print_log(log_file: Path, job_id: str, count: int, follow: bool) -> None:
     import json
+    from collections import deque
 
-    for entry in job_entries(log_file, job_id, count):
+    for entry in deque((r for r in read_json_lines(log_file) if r.get("job_id") == job_id), maxlen=count):
         click.echo(json.dumps(entry))
     if not follow:
         return
@@ -74,7 +75,10 @@ def _print_log(log_file: Path, job_id: str, count: int, follow: bool) -> None:
         with log_file.open(encoding="utf-8", errors="replace") as handle:
             handle.seek(offset)
             for line in handle:
-                new = parse_line(line)
-                if new is not None and new.get("job_id") == job_id:
+                try:
+                    new = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(new, dict) and new.get("job_id") == job_id:
                     click.echo(json.dumps(new))
             offset = handle.tell()

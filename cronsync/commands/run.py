@@ -48,17 +48,12 @@ def command(ctx: click.Context, job_name: str, backend: str, no_wait: bool) -> N
     ctx.exit(code)
 
 
-def _request_manual_run(space: UserSpace, job_id: str) -> None:
-    """exec sees this file and records the run's trigger as `manual`."""
-    space.request_manual_run(job_id)
-
-
 def _run_systemd(space: UserSpace, job: AnyJob, manager: Manager, no_wait: bool) -> int:
     service = render.service_name(job.id)
     before = manager.states([service])[service]
     if not before.loaded:
         fail(f"{service} is not installed ({before.load_state}); run `cronsync apply` first")
-    _request_manual_run(space, job.id)
+    space.request_manual_run(job.id)  # exec records the run as `manual`
     manager.start(service)
     click.echo(f"started {service}")
     if no_wait:
@@ -73,7 +68,9 @@ def _run_systemd(space: UserSpace, job: AnyJob, manager: Manager, no_wait: bool)
     seconds = max(0, state.exec_exit_usec - state.exec_start_usec) / 1e6
     click.echo(f"{job.id}: {state.result} (exit {state.exit_status}) in {seconds:.1f}s")
     click.echo(f"output: cronsync logs {job.id}")
-    return 0 if state.result == "success" else 1
+    if state.result != "success" and state.exit_status == 0:
+        return 1  # the service failed without exec's status (it could not start, say)
+    return state.exit_status  # exec's exit code: the job's status (see `cronsync exec`)
 
 
 def _run_crontab(space: UserSpace, job: AnyJob) -> int:
@@ -90,7 +87,7 @@ def _run_crontab(space: UserSpace, job: AnyJob) -> int:
         **CRON_BASE_ENVIRONMENT,
         **{str(k): str(v) for k, v in CronTab(tab=crontab.split(text).user_text()).env.items()},
     }
-    _request_manual_run(space, job.id)
+    space.request_manual_run(job.id)  # exec records the run as `manual`
     argv = installation_target(space).command("exec", job.id)
     proc = subprocess.run(argv, env=environment, check=False)
     return proc.returncode

@@ -13,7 +13,7 @@ from cronsync.commands.common import BACKEND_OPTION, backend_errors
 from cronsync.config import AnyJob, Config, load_config
 from cronsync.core import render
 from cronsync.core.errors import InvalidInput
-from cronsync.joblog import last_entry
+from cronsync.runlog import read_json_lines
 from cronsync.sync import Context, JobPlan, installed_backend, make_plan
 
 INSTALLED = {"unchanged": "in-sync", "create": "missing", "update": "differs"}
@@ -93,13 +93,16 @@ def _next_cron_run(job: AnyJob) -> str | None:
 
 def _fill_from_log(row: dict[str, Any], config: Config, job: AnyJob) -> None:
     """Where the manager knows no last run (crontab, or a cleared journal), exec's log does."""
-    entry = last_entry(config.space.log_file, job.id)
+    entry = None
+    for record in read_json_lines(config.space.log_file):
+        if record.get("job_id") == job.id:
+            entry = record
     if entry is None:
         return
     row["last_result"] = row["last_result"] or entry.get("status")
-    row["last_run"] = row["last_run"] or entry.get("started_at") or entry.get("start") or entry.get("time")
+    row["last_run"] = row["last_run"] or entry.get("start")
     if row["last_duration_s"] is None:
-        duration = entry.get("duration_s", entry.get("duration"))
+        duration = entry.get("duration")
         row["last_duration_s"] = duration if isinstance(duration, int | float) else None
 
 
