@@ -249,6 +249,10 @@ def parse_json_text(text: str, file: str) -> Any:
         raise InvalidInput(
             [Problem(file, f"invalid JSON: {exc.msg}", line=exc.lineno, column=exc.colno)]
         ) from None
+    except RecursionError:
+        raise InvalidInput(
+            [Problem(file, "invalid JSON: arrays or objects nested too deeply (hundreds of levels)")]
+        ) from None
 
 
 def format_loc(loc: Iterable[int | str]) -> str:
