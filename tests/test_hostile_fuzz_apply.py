@@ -316,3 +316,36 @@ def test_cli_line_format_is_what_the_fuzzer_parses(user_dir: Path) -> None:
     except AssertionError:
         return
     raise AssertionError("a vague error line was accepted")
+
+
+DEEP = 100_000
+
+
+def test_deeply_nested_or_huge_json_is_refused_without_a_traceback(
+    systemd_user: UserManager, user_dir: Path
+) -> None:
+    """json.loads raises RecursionError, not a syntax error, for thousands of nested brackets."""
+    assert cronsync("apply", "--backend", "systemd", user_dir=user_dir).returncode == 0
+    before = tree_snapshot(systemd_user.unit_dir)
+    jobs_file, settings_file = user_dir / "config" / "jobs.json", user_dir / "config" / "settings.json"
+    nested = "[" * DEEP + "]" * DEEP
+    cases = [
+        (jobs_file, nested, "nested too deeply"),
+        (
+            jobs_file,
+            json.dumps([{**SEED[1], "payload": {"path": "scripts/clean_tmp.py", "args": [[[[]]]]}}]),
+            "payload.args[0]",
+        ),
+        (settings_file, '{"gateways": ' + nested + "}", "nested too deeply"),
+        (jobs_file, json.dumps([{**SEED[1], "name": f"Job {i}"} for i in range(20_000)] + [5]), "job #20000"),
+    ]
+    for file, text, expected in cases:
+        original = file.read_bytes()
+        file.write_text(text)
+        for command in (["validate"], ["apply", "--backend", "systemd"], ["exec", "clean-temp-files"]):
+            result = cronsync(*command, user_dir=user_dir)
+            assert "Traceback" not in result.stderr, (command, result.stderr[-2000:])
+            assert result.returncode == (78 if command[0] == "exec" else 1), (command, result.stderr[-500:])
+            assert expected in result.stderr, (command, expected, result.stderr[-500:])
+        file.write_bytes(original)
+        assert tree_snapshot(systemd_user.unit_dir) == before
