@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from cronsync.config import load_config
 from cronsync.core import render
-from cronsync.core.jobs import ScriptJob
+from cronsync.core.jobs import MAX_NAME_LENGTH, ScriptJob
 from cronsync.core.schedule import on_calendar, parse
 from cronsync.paths import UserSpace
 from cronsync.resources import resource_dir
@@ -144,7 +144,7 @@ def test_units_pass_systemd_analyze_verify(user_dir: Path, tmp_path: Path) -> No
     assert proc.stderr == ""
 
 
-names = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1).filter(
+names = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=MAX_NAME_LENGTH).filter(
     lambda s: s.isprintable() and s == s.strip() and any(c.isascii() and c.isalnum() for c in s)
 )
 env_values = st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)))
