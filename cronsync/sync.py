@@ -13,6 +13,7 @@ import difflib
 import errno
 import fcntl
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -92,8 +93,6 @@ def installation_target(space: UserSpace) -> render.Target:
         argv: tuple[str, ...] = (str(script),)
     else:
         argv = (os.path.abspath(sys.executable), "-m", "cronsync")
-    import shutil
-
     systemd_run = shutil.which("systemd-run") or "/usr/bin/systemd-run"
     return render.Target(argv, space.root, space.jobs_file, os.path.abspath(systemd_run))
 
@@ -692,9 +691,8 @@ def installed_backend(requested: str) -> Context:
     return choose_backend("auto")
 
 
-def crontab_has_block() -> bool:
-    import shutil
-
+def crontab_has_block(jobs_file: Path | None = None) -> bool:
+    """Whether the user's crontab holds cronsync entries (made from jobs_file, when given)."""
     from cronsync.adapters import crontab
 
     if shutil.which("crontab") is None:
@@ -703,4 +701,7 @@ def crontab_has_block() -> bool:
         text = crontab.read()
     except crontab.CrontabError:
         return False
-    return bool(text and crontab.split(text).managed_lines)
+    if not text:
+        return False
+    cut = crontab.split(text)
+    return bool(cut.managed_lines) and (jobs_file is None or cut.jobs_file == str(jobs_file))

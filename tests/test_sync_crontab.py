@@ -60,6 +60,7 @@ def test_split_and_compose_keep_every_user_byte(tmp_path: Path) -> None:
     assert text.startswith(USER_CRONTAB)
     cut = crontab.split(text)
     assert cut.user_text() == USER_CRONTAB
+    assert cut.jobs_file == str(tmp_path / "jobs.json")
     assert list(cut.entries()) == ["a"]
     assert crontab.compose(cut, [], tmp_path / "jobs.json") == USER_CRONTAB
     # a block in the middle stays in the middle

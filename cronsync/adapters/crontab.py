@@ -30,6 +30,7 @@ class SplitCrontab:
     before: str
     after: str
     managed_lines: list[str]
+    jobs_file: str | None = None  # the jobs.json the block's BEGIN line names
 
     def entries(self) -> dict[str, InstalledEntry]:
         """cronsync's entries by job id, read back through python-crontab."""
@@ -72,8 +73,16 @@ def split(text: str) -> SplitCrontab:
     theirs = [line for line in inside if not _is_ours(line)]
     after = lines[end + 1 :] if end is not None else []
     return SplitCrontab(
-        "".join(lines[:begin]) + "".join(theirs), "".join(after), [line.rstrip("\n") for line in ours]
+        "".join(lines[:begin]) + "".join(theirs),
+        "".join(after),
+        [line.rstrip("\n") for line in ours],
+        _named_jobs_file(lines[begin]),
     )
+
+
+def _named_jobs_file(begin_line: str) -> str | None:
+    _, sep, rest = begin_line.partition(" - managed from ")
+    return rest.rsplit(" - do not edit this block", 1)[0] if sep else None
 
 
 def _is_ours(line: str) -> bool:

@@ -56,7 +56,7 @@ def run_checks(space: UserSpace) -> list[Finding]:
     user = getpass.getuser()
     unit_dir = systemd_user_unit_dir()
     units = managed_unit_files(unit_dir)
-    uses_crontab = crontab_has_block()
+    uses_crontab = crontab_has_block(space.jobs_file)  # this user space's entries, not another's
     manager = systemd.connect()
     findings = [_manager_finding(manager, user, required=bool(units) or not uses_crontab)]
     findings.append(_linger_finding(user))
