@@ -90,9 +90,11 @@ def _cross_problems(
                 resolve_script(space, job.payload.path)
             except ValueError as exc:
                 problems.append(Problem(file, str(exc), index, job.name, "payload.path"))
-        field = "payload.output" if isinstance(job, AgentJob) and job.payload.output else "notify.gateways"
+        listed = job.notify.gateways if job.notify is not None else []
         for gateway in job.effective_notify().gateways:
             if gateway not in settings.gateways:
+                # name the field the user wrote the gateway in
+                field = f"notify.gateways[{listed.index(gateway)}]" if gateway in listed else "payload.output"
                 known = ", ".join(sorted(settings.gateways)) or "none yet"
                 problems.append(
                     Problem(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import errno
 import fcntl
 import os
 import re
@@ -109,7 +110,17 @@ def template_dir() -> Path:
 def apply_lock(space: UserSpace) -> Iterator[None]:
     """Serialize applies (and the watcher's) with flock(2) on USER/state/apply.lock."""
     space.state_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(space.apply_lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fd = os.open(space.apply_lock_file, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        hint = (
+            "; it is a symlink, and cronsync never writes through one: remove it"
+            if exc.errno == errno.ELOOP
+            else ""
+        )
+        raise InvalidInput(
+            [Problem(str(space.apply_lock_file), f"cannot open the apply lock: {exc.strerror}{hint}")]
+        ) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -228,10 +239,11 @@ def _check_ids(config: Config) -> list[Problem]:
         Problem(
             str(config.space.jobs_file),
             f"its id {WATCHER_ID!r} is reserved for cronsync's own watcher units; rename the job",
+            job_index=index,
             job_name=job.name,
             field="name",
         )
-        for job in config.jobs
+        for index, job in enumerate(config.jobs)
         if job.id == WATCHER_ID
     ]
 

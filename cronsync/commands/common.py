@@ -11,6 +11,7 @@ import click
 from cronsync.adapters.crontab import CrontabError
 from cronsync.adapters.systemd import SystemdError
 from cronsync.cli import fail
+from cronsync.core.errors import InvalidInput
 from cronsync.sync import BackendUnavailable, InstallError
 
 BACKEND_OPTION: Callable[[Any], Any] = click.option(
@@ -29,6 +30,8 @@ def backend_errors(as_json: bool = False) -> Iterator[None]:
         yield
     except (BackendUnavailable, SystemdError, CrontabError, InstallError) as exc:
         fail(str(exc), as_json=as_json)
+    except InvalidInput as exc:  # e.g. an unsafe state file met under the apply lock
+        fail(exc, as_json=as_json)
 
 
 def complete_job_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
