@@ -89,12 +89,17 @@ class Plan:
 
 
 def installation_target(space: UserSpace) -> render.Target:
-    """The installed `cronsync` next to this interpreter, else `python -m cronsync`; absolute paths."""
-    script = Path(os.path.abspath(sys.executable)).parent / "cronsync"
+    """This interpreter running the installed `cronsync` beside it (else `-m cronsync`); absolute paths.
+
+    `-I` (isolated mode) keeps a job's PYTHONHOME or PYTHONPATH, which the service's Environment=
+    also hands to cronsync's own interpreter, from breaking or hijacking `cronsync exec` itself.
+    """
+    python = os.path.abspath(sys.executable)
+    script = Path(python).parent / "cronsync"
     if script.is_file() and os.access(script, os.X_OK):
-        argv: tuple[str, ...] = (str(script),)
+        argv: tuple[str, ...] = (python, "-I", str(script))
     else:
-        argv = (os.path.abspath(sys.executable), "-m", "cronsync")
+        argv = (python, "-I", "-m", "cronsync")
     systemd_run = shutil.which("systemd-run") or "/usr/bin/systemd-run"
     return render.Target(argv, space.root, space.jobs_file, os.path.abspath(systemd_run))
 

@@ -15,6 +15,8 @@ from tests.harness import CronDaemon, UserManager, missing_for_cron, missing_for
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "USER"
+# What units and crontab entries run: this interpreter, isolated, on the installed console script.
+CRONSYNC_ARGV = [sys.executable, "-I", str(Path(sys.executable).parent / "cronsync")]
 
 
 @pytest.fixture(autouse=True)

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cronsync.core.ids import job_id
-from tests.conftest import cronsync
+from tests.conftest import CRONSYNC_ARGV, cronsync
 from tests.exectools import log_records, make_space, run_exec, script_job
 from tests.harness import CronDaemon, UserManager
 from tests.hostile import DUMP_SCRIPT, tree_snapshot
@@ -135,7 +135,7 @@ def test_hostile_values_reach_the_job_exactly_through_systemd(
     env = json.loads((user / "config" / "jobs.json").read_text())[0]["payload"]["env"]
     assert shown_environment(environment.removesuffix("\n")) == env
     exec_start = systemd_user.systemctl("show", service, "--property=ExecStart", "--value").stdout
-    argv = [str(Path(sys.executable).parent / "cronsync"), "--user-dir", str(user), "exec", ident]
+    argv = [*CRONSYNC_ARGV, "--user-dir", str(user), "exec", ident]
     assert f"argv[]={' '.join(a.replace('$', '$$') for a in argv)} ;" in exec_start
 
     started = systemd_user.systemctl("start", service, check=False)
@@ -174,8 +174,7 @@ def test_hostile_user_dir_reaches_cron_exactly_and_the_entry_fires(
     command, stdin = cron_decode(raw)
     assert stdin is None, f"cron would cut the command at a %: {raw}"
     argv = shlex.split(command)
-    cronsync_bin = str(Path(sys.executable).parent / "cronsync")
-    assert argv == [cronsync_bin, "--user-dir", str(user), "exec", ident]
+    assert argv == [*CRONSYNC_ARGV, "--user-dir", str(user), "exec", ident]
     # and the real daemon runs it: the job starts within the next minute, in the hostile user dir
     deadline = time.monotonic() + 75
     while time.monotonic() < deadline and not log_records(user):

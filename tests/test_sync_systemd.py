@@ -19,7 +19,7 @@ import cronsim
 import pytest
 
 from cronsync.paths import UserSpace
-from tests.conftest import cronsync
+from tests.conftest import CRONSYNC_ARGV, cronsync
 from tests.harness import UserManager
 
 CLEAN = {
@@ -243,8 +243,7 @@ def test_hostile_names_paths_and_env_reach_systemd_exactly(
     # --value: one property per call, because systemd prints U+0085 raw and str.splitlines splits there
     environment = systemd_user.systemctl("show", service, "--property=Environment", "--value").stdout
     assert unquote_environment(environment) == hostile_env
-    cronsync_bin = str(Path(sys.executable).parent / "cronsync")
-    argv = [cronsync_bin, "--user-dir", str(weird / "USER"), "exec", "tricky-n-name-user"]
+    argv = [*CRONSYNC_ARGV, "--user-dir", str(weird / "USER"), "exec", "tricky-n-name-user"]
     # systemd keeps `$$` (its escape for `$`) in the stored argv and replaces it when it executes
     assert f"argv[]={' '.join(a.replace('$', '$$') for a in argv)} ;" in shown["ExecStart"]
     assert shown["Description"] == 'Tricky %n "name" $USER; \\ (cronsync job tricky-n-name-user)'
@@ -592,8 +591,7 @@ def test_a_timer_really_runs_cronsync_exec(systemd_user: UserManager, user_dir: 
     )
     assert service["ExecMainStartTimestampMonotonic"] != "0"
     assert (
-        f"argv[]={Path(sys.executable).parent / 'cronsync'} --user-dir {user_dir} exec every-minute ;"
-        in service["ExecStart"]
+        f"argv[]={' '.join(CRONSYNC_ARGV)} --user-dir {user_dir} exec every-minute ;" in service["ExecStart"]
     )
     log = UserSpace(user_dir).log_file
     assert wait_for(log.exists, timeout=20)
@@ -645,3 +643,24 @@ def test_shell_completion_offers_job_names_and_ids(user_dir: Path) -> None:
         [str(Path(sys.executable).parent / "cronsync")], env=env, capture_output=True, text=True
     )
     assert result.stdout.splitlines() == ["plain,Daily Standup Summary"]
+
+
+def test_a_jobs_python_environment_reaches_the_job_not_cronsync(
+    systemd_user: UserManager, user_dir: Path, tmp_path: Path
+) -> None:
+    """The unit's Environment= also reaches cronsync's own Python: it runs isolated (-I), so a job's
+    PYTHONHOME or a PYTHONPATH that shadows the standard library cannot break `cronsync exec`."""
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()
+    (shadow / "json.py").write_text("raise SystemExit('shadowed json imported')\n")
+    dump = user_dir / "scripts" / "dump_env.sh"
+    dump.write_text('#!/bin/sh\necho "home=$PYTHONHOME path=$PYTHONPATH"\n')
+    dump.chmod(0o755)
+    env = {"PYTHONHOME": "/nonexistent", "PYTHONPATH": str(shadow)}
+    write_jobs(user_dir, [script("Py Env", payload={"path": "scripts/dump_env.sh", "env": env})])
+    apply_json(user_dir)
+    result = cronsync("run", "py-env", user_dir=user_dir)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (record,) = [json.loads(line) for line in UserSpace(user_dir).log_file.read_text().splitlines()]
+    assert record["status"] == "success"
+    assert record["excerpt"].strip() == f"home=/nonexistent path={shadow}"

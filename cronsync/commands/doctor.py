@@ -107,20 +107,27 @@ def _cron_finding(required: bool) -> Finding:
     return Finding("cron", level, "the cron daemon is not running", "sudo systemctl enable --now cron")
 
 
+def _program_paths(words: list[str]) -> list[str]:
+    """The interpreter and the cronsync script it runs: the absolute paths before `--user-dir`."""
+    end = words.index("--user-dir") if "--user-dir" in words else len(words)
+    return [word for word in words[:end] if word.startswith("/")] or words[:1]
+
+
 def _executable_findings(units: dict[str, str], uses_crontab: bool) -> list[Finding]:
-    commands: dict[str, str] = {}
+    commands: dict[str, list[str]] = {}
     for name, text in units.items():
         for line in text.splitlines():
             if line.startswith("ExecStart="):
                 words = shlex.split(line.removeprefix("ExecStart=").replace("%%", "%").replace("$$", "$"))
-                if words:
-                    commands[name] = words[0]
+                commands[name] = _program_paths(words)
     if uses_crontab:
         for job_id, entry in crontab.split(crontab.read() or "").entries().items():
-            words = shlex.split(entry.command)
-            if words:
-                commands[f"crontab entry {job_id}"] = words[0]
-    missing = {where: exe for where, exe in commands.items() if not os.access(exe, os.X_OK)}
+            commands[f"crontab entry {job_id}"] = _program_paths(shlex.split(entry.command))
+    missing = {
+        where: " ".join(paths)
+        for where, paths in commands.items()
+        if not all(os.access(p, os.X_OK) for p in paths)
+    }
     if not commands:
         return []
     if missing:
