@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install cronsync on a Debian/Ubuntu machine and apply the example user space.
+# Install cronsync on a Debian/Ubuntu machine and apply its user space (the example, on a fresh machine).
 #
 #   ./install.sh              system packages, a virtualenv, `cronsync` on PATH, the user space, apply
 #   ./install.sh --deps-only  only the system packages (what tests/run uses)
@@ -80,6 +80,9 @@ case ":$PATH:" in *":$bindir:"*) ;; *) say "note: $bindir is not on your PATH; a
 cronsync="$venv/bin/cronsync"
 init_out=$("$cronsync" init)
 case "$init_out" in *"nothing changed"*) ;; *) echo "$init_out"; changed=1 ;; esac
-"$cronsync" validate
+# The main job: validate the user space and install its schedules (systemd user timers where a user
+# manager answers, else crontab entries).
+apply_out=$("$cronsync" apply) || { echo "$apply_out"; exit 1; }
+case "$apply_out" in *"no changes"*) ;; *) echo "$apply_out"; changed=1 ;; esac
 
 [ "$changed" -eq 1 ] && say "done" || say "already installed and up to date; nothing changed"

@@ -90,9 +90,11 @@ def _cross_problems(
                 resolve_script(space, job.payload.path)
             except ValueError as exc:
                 problems.append(Problem(file, str(exc), index, job.name, "payload.path"))
-        field = "payload.output" if isinstance(job, AgentJob) and job.payload.output else "notify.gateways"
+        listed = job.notify.gateways if job.notify is not None else []
         for gateway in job.effective_notify().gateways:
             if gateway not in settings.gateways:
+                # name the field the user wrote the gateway in
+                field = f"notify.gateways[{listed.index(gateway)}]" if gateway in listed else "payload.output"
                 known = ", ".join(sorted(settings.gateways)) or "none yet"
                 problems.append(
                     Problem(
@@ -148,6 +150,7 @@ def compiled_job(job: AnyJob) -> dict[str, Any]:
 
 def write_compiled(config: Config) -> None:
     """Cache the validated config for exec, keyed by the bytes it came from. Best effort."""
+    import contextlib
     import os
     import tempfile
 
@@ -165,8 +168,12 @@ def write_compiled(config: Config) -> None:
     try:
         state.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=state, prefix=".compiled.")
+    except OSError:
+        return
+    try:
         with os.fdopen(fd, "w") as handle:
             json.dump(payload, handle)
         os.replace(tmp, config.space.compiled_file)
     except OSError:
-        pass
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)  # a full disk: leave no partial temp file behind

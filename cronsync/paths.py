@@ -159,7 +159,12 @@ class UserSpace:
         """Mark the next `cronsync exec` of this job as started by hand (see run_request_file)."""
         request = self.run_request_file(job_id)
         request.parent.mkdir(parents=True, exist_ok=True)
-        request.touch()
+        # Never through a symlink planted in its place: replace whatever is there with a new empty file.
+        try:  # noqa: SIM105 - contextlib costs exec an import
+            os.unlink(request)
+        except FileNotFoundError:
+            pass
+        os.close(os.open(request, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600))
 
     def consume_run_request(self, job_id: str) -> bool:
         """True (and the request removed) when `cronsync run` asked for this run."""
@@ -179,14 +184,9 @@ class UserSpace:
                 f"{path!r} resolves to {real}, outside {scripts}; scripts must live in USER/scripts"
             )
         if not os.path.isfile(real):
-            raise ValueError(f"{path!r} does not exist (looked for {real}); put the script in {scripts}")
+            what = "is a folder, not a script" if os.path.isdir(real) else "does not exist"
+            raise ValueError(f"{path!r} {what} (looked for {real}); put the script in {scripts}")
         return real
-
-    def resolve_script(self, path: str) -> Path:
-        """`script_path` as a Path."""
-        from pathlib import Path
-
-        return Path(self.script_path(path))
 
     @property
     def watcher_state_file(self) -> Path:
@@ -197,6 +197,12 @@ class UserSpace:
     def apply_lock_file(self) -> Path:
         """flock(2)ed by `cronsync apply` so that two applies (or the watcher's) never interleave."""
         return self.root / APPLY_LOCK_FILE
+
+    def resolve_script(self, path: str) -> Path:
+        """`script_path` as a Path."""
+        from pathlib import Path
+
+        return Path(self.script_path(path))
 
 
 def systemd_user_unit_dir() -> Path:

@@ -30,11 +30,13 @@ def append_json_line(file: PathLike, record: dict[str, Any], *, max_bytes: int, 
     path = os.fspath(file)
     line = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
     folder, name = os.path.split(path)
+    lock = os.path.join(folder, f".{name}.lock")
     try:
         os.makedirs(folder, mode=0o700, exist_ok=True)
-        lock_fd = os.open(os.path.join(folder, f".{name}.lock"), _WRITE_FLAGS, 0o600)
+        lock_fd = os.open(lock, _WRITE_FLAGS, 0o600)
     except OSError as exc:
-        raise LogWriteError(f"cannot write {path}: {exc.strerror}") from None
+        hint = f" ({lock} is a symlink; cronsync never writes through one)" if os.path.islink(lock) else ""
+        raise LogWriteError(f"cannot write {path}: {exc.strerror}{hint}") from None
     try:
         fcntl.flock(lock_fd, fcntl.LOCK_EX)
         _rotate_if_full(path, len(line), max_bytes, keep)

@@ -173,10 +173,13 @@ def run_process(
     err_read, err_write = os.pipe()
     try:
         pid = _spawn(program, argv, cwd, env, stdin, out_write, err_write)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: text no C string can hold (NUL, lone surrogate)
         for fd in (out_read, err_read):
             os.close(fd)
-        raise StartError(f"cannot start {argv[0]!r} in {cwd}: {exc.strerror}") from None
+        reason = (
+            exc.strerror if isinstance(exc, OSError) else f"an argument or variable cannot be passed ({exc})"
+        )
+        raise StartError(f"cannot start {argv[0]!r} in {cwd}: {reason}") from None
     finally:
         os.close(out_write)
         os.close(err_write)

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import errno
 import fcntl
 import os
+import re
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -107,7 +110,17 @@ def template_dir() -> Path:
 def apply_lock(space: UserSpace) -> Iterator[None]:
     """Serialize applies (and the watcher's) with flock(2) on USER/state/apply.lock."""
     space.state_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(space.apply_lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fd = os.open(space.apply_lock_file, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        hint = (
+            "; it is a symlink, and cronsync never writes through one: remove it"
+            if exc.errno == errno.ELOOP
+            else ""
+        )
+        raise InvalidInput(
+            [Problem(str(space.apply_lock_file), f"cannot open the apply lock: {exc.strerror}{hint}")]
+        ) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -115,26 +128,107 @@ def apply_lock(space: UserSpace) -> Iterator[None]:
         os.close(fd)
 
 
-def atomic_write(path: Path, text: str, mode: int = 0o644) -> None:
-    """Temp file in the same directory, fsync, rename: a killed apply leaves the old file or the new."""
+class InstallError(RuntimeError):
+    """A unit file could not be written or removed (read-only or full file system, ...)."""
+
+
+# Test hook: `CRONSYNC_DEBUG_PAUSE_AT=<point>` stops apply at that point (see debug_pause) so that
+# tests can SIGKILL it exactly there.
+DEBUG_PAUSE_ENV = "CRONSYNC_DEBUG_PAUSE_AT"
+# What atomic_write's mkstemp leaves when the writer is killed: `.<unit name>.<8 random characters>`.
+_TEMP_FILE = re.compile(r"^\.cronsync-.+\.(service|timer|path)\.[A-Za-z0-9_]{8}$")
+
+
+def debug_pause(point: str) -> None:
+    """If asked through $CRONSYNC_DEBUG_PAUSE_AT, say where we are on stderr and wait to be killed."""
+    if os.environ.get(DEBUG_PAUSE_ENV) == point:
+        sys.stderr.write(f"cronsync: paused at {point}\n")
+        sys.stderr.flush()
+        while True:
+            signal.pause()
+
+
+def _stage(path: Path, text: str, mode: int, pause_point: str = "") -> str:
+    """The text in a synced temp file beside path (its name); nothing is left behind on error."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         os.fchmod(fd, mode)  # mkstemp makes 0600; unit files are world-readable
         with os.fdopen(fd, "w") as handle:
-            handle.write(text)
+            half = len(text) // 2
+            handle.write(text[:half])
+            handle.flush()
+            if pause_point:
+                debug_pause(pause_point)
+            handle.write(text[half:])
             handle.flush()
             os.fsync(handle.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return tmp
+
+
+def _fsync_dir(directory: Path) -> None:
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def atomic_write(path: Path, text: str, mode: int = 0o644) -> None:
+    """Temp file in the same directory, fsync, rename: a killed apply leaves the old file or the new."""
+    tmp = _stage(path, text, mode)
+    try:
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+    _fsync_dir(path.parent)
+
+
+def stage_unit_files(unit_dir: Path, writes: dict[str, str]) -> dict[str, str]:
+    """Every new unit file written and synced under a temp name ({name: temp path}), before any is
+    renamed into place: a full or read-only file system then fails the apply with nothing changed."""
+    staged: dict[str, str] = {}
     try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+        for index, (name, text) in enumerate(writes.items()):
+            debug_pause(f"stage:{index}")
+            staged[name] = _stage(unit_dir / name, text, 0o644, f"stage-mid:{index}")
+    except OSError as exc:
+        discard_staged(staged)
+        raise InstallError(
+            f"cannot write {unit_dir / name}: {exc.strerror or exc}; nothing was changed"
+        ) from None
+    except BaseException:
+        discard_staged(staged)
+        raise
+    return staged
+
+
+def discard_staged(staged: dict[str, str]) -> None:
+    for tmp in staged.values():
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def remove_stale_temp_files(unit_dir: Path) -> None:
+    """Temp files of an apply that was killed while writing (the caller holds the apply lock)."""
+    if not unit_dir.is_dir():
+        return
+    for path in unit_dir.iterdir():
+        if _TEMP_FILE.match(path.name):
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+
+def check_writable(unit_dir: Path) -> None:
+    """Refuse before anything changes when the unit directory cannot be written (read-only mount)."""
+    if unit_dir.exists() and not os.access(unit_dir, os.W_OK):
+        raise InstallError(f"cannot change {unit_dir}: it is not writable; nothing was changed")
 
 
 # --- planning ------------------------------------------------------------------------------------
@@ -145,10 +239,11 @@ def _check_ids(config: Config) -> list[Problem]:
         Problem(
             str(config.space.jobs_file),
             f"its id {WATCHER_ID!r} is reserved for cronsync's own watcher units; rename the job",
+            job_index=index,
             job_name=job.name,
             field="name",
         )
-        for job in config.jobs
+        for index, job in enumerate(config.jobs)
         if job.id == WATCHER_ID
     ]
 
@@ -437,19 +532,22 @@ def _iso(usec: int) -> str | None:
 
 def apply_systemd(plan: Plan, manager: systemd.Manager, unit_dir: Path) -> ApplyReport:
     report = ApplyReport("systemd", [])
-    deleted_units = list(plan.deletes)
-    # Removed jobs: stop while their files still exist, forget failures, unlink from timers.target.
-    for unit in sorted(deleted_units, key=lambda name: not name.endswith((".timer", ".path"))):
-        manager.stop(unit)
-        manager.reset_failed(unit)
-    manager.disable([u for u in deleted_units if u.endswith((".timer", ".path"))])
-    for unit in deleted_units:
-        with contextlib.suppress(FileNotFoundError):
-            (unit_dir / unit).unlink()
-        report.files_deleted.append(unit)
-    for name, text in plan.writes.items():
-        atomic_write(unit_dir / name, text)
-        report.files_written.append(name)
+    remove_stale_temp_files(unit_dir)
+    if plan.writes or plan.deletes:
+        check_writable(unit_dir)
+    staged = stage_unit_files(unit_dir, plan.writes)
+    try:
+        _delete_units(plan.deletes, manager, unit_dir, report)
+        for index, (name, tmp) in enumerate(staged.items()):
+            debug_pause(f"rename:{index}")
+            os.replace(tmp, unit_dir / name)
+            report.files_written.append(name)
+    except OSError as exc:
+        raise InstallError(f"cannot change {unit_dir}: {exc}") from None
+    finally:
+        discard_staged({n: t for n, t in staged.items() if n not in report.files_written})
+    if staged:
+        _fsync_dir(unit_dir)
 
     to_enable, to_disable = [], []
     for job in plan.jobs:
@@ -463,51 +561,82 @@ def apply_systemd(plan: Plan, manager: systemd.Manager, unit_dir: Path) -> Apply
             to_enable.append(unit)
         elif not job.enabled and linked.is_symlink():
             to_disable.append(unit)
+    debug_pause("enable")
     manager.enable(to_enable)
     manager.disable(to_disable)
 
-    units = _plan_units(plan)
-    states = manager.states(units)
-    stale = any(state.need_daemon_reload for state in states.values())
+    stale = _changed_since_load(plan, unit_dir, manager.units_loaded_usec())
     if report.files_written or report.files_deleted or to_enable or to_disable or stale:
+        debug_pause("reload")
         manager.reload()
         report.reloaded = True
-        states = manager.states(units)
+    states = manager.states(_plan_units(plan))
     _start_and_verify(plan, manager, states, report)
     return report
 
 
+def _delete_units(deletes: list[str], manager: systemd.Manager, unit_dir: Path, report: ApplyReport) -> None:
+    """Removed jobs: stop while their files still exist, forget failures, unlink from timers.target."""
+    for unit in sorted(deletes, key=lambda name: not name.endswith((".timer", ".path"))):
+        manager.stop(unit)
+        manager.reset_failed(unit)
+    manager.disable([u for u in deletes if u.endswith((".timer", ".path"))])
+    for index, unit in enumerate(deletes):
+        debug_pause(f"unlink:{index}")
+        with contextlib.suppress(FileNotFoundError):
+            (unit_dir / unit).unlink()
+        report.files_deleted.append(unit)
+
+
 def _plan_units(plan: Plan) -> list[str]:
-    units = []
-    for job in plan.jobs:
-        if job.action == "delete":
+    """The units that schedule: each job's timer and the watcher's path unit."""
+    return [
+        render.SYNC_PATH_UNIT if job.job_id == WATCHER_ID else render.timer_name(job.job_id)
+        for job in plan.jobs
+        if job.action != "delete"
+    ]
+
+
+def _changed_since_load(plan: Plan, unit_dir: Path, loaded_usec: int) -> bool:
+    """Whether a unit file or .wants link of the plan changed since the manager last loaded its units:
+    what an apply killed before its daemon-reload leaves. One stat per file, where asking the manager
+    for each unit's NeedDaemonReload costs a D-Bus round trip per unit."""
+    paths = []
+    for unit in _plan_units(plan):
+        wants = "paths.target.wants" if unit == render.SYNC_PATH_UNIT else "timers.target.wants"
+        service = (
+            render.SYNC_SERVICE_UNIT if unit == render.SYNC_PATH_UNIT else unit[: -len("timer")] + "service"
+        )
+        paths += [unit_dir / unit, unit_dir / service, unit_dir / wants / unit]
+    for path in paths:
+        try:
+            if os.lstat(path).st_mtime_ns // 1000 >= loaded_usec:
+                return True
+        except FileNotFoundError:
             continue
-        if job.job_id == WATCHER_ID:
-            units += [render.SYNC_PATH_UNIT, render.SYNC_SERVICE_UNIT]
-        else:
-            units += [render.timer_name(job.job_id), render.service_name(job.job_id)]
-    return units
+    return False
 
 
 def _start_and_verify(
     plan: Plan, manager: systemd.Manager, states: dict[str, systemd.UnitState], report: ApplyReport
 ) -> None:
-    acted = False
-    for job in plan.jobs:
+    acted: list[str] = []
+    for index, job in enumerate(plan.jobs):
         if job.action == "delete":
             continue
+        debug_pause(f"start:{index}")
         unit = render.SYNC_PATH_UNIT if job.job_id == WATCHER_ID else render.timer_name(job.job_id)
         active = states[unit].active_state in ("active", "activating")
         if not job.enabled:
             if active:
                 manager.stop(unit)
-                acted = True
+                acted.append(unit)
         elif not active:
             manager.start(unit)
-            acted = True
+            acted.append(unit)
         elif job.action == "update":
             manager.restart(unit)
-            acted = True
+            acted.append(unit)
 
     wanted = {
         (render.SYNC_PATH_UNIT if job.job_id == WATCHER_ID else render.timer_name(job.job_id)): job
@@ -523,8 +652,11 @@ def _start_and_verify(
             return state.loaded and state.active_state == "active"
         return state.loaded and state.active_state == "active" and state.next_elapse_usec > 0
 
-    already = {unit: states[unit] for unit in wanted}
-    final = systemd.wait_for(manager, list(wanted), ready) if acted or report.reloaded else already
+    # states were read after the reload: only the units acted on (or not ready yet) are read again
+    final = {unit: states[unit] for unit in wanted}
+    again = [unit for unit in wanted if unit in acted or not ready(final[unit])]
+    if again and (acted or report.reloaded):
+        final.update(systemd.wait_for(manager, again, ready))
     for unit, job in wanted.items():
         state = final[unit]
         ok = ready(state)

@@ -11,7 +11,8 @@ import click
 from cronsync.adapters.crontab import CrontabError
 from cronsync.adapters.systemd import SystemdError
 from cronsync.cli import fail
-from cronsync.sync import BackendUnavailable
+from cronsync.core.errors import InvalidInput
+from cronsync.sync import BackendUnavailable, InstallError
 
 BACKEND_OPTION: Callable[[Any], Any] = click.option(
     "--backend",
@@ -27,8 +28,10 @@ def backend_errors(as_json: bool = False) -> Iterator[None]:
     """A scheduler that refuses or is missing: a clear message and exit 1, never a traceback."""
     try:
         yield
-    except (BackendUnavailable, SystemdError, CrontabError) as exc:
+    except (BackendUnavailable, SystemdError, CrontabError, InstallError) as exc:
         fail(str(exc), as_json=as_json)
+    except InvalidInput as exc:  # e.g. an unsafe state file met under the apply lock
+        fail(exc, as_json=as_json)
 
 
 def complete_job_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:

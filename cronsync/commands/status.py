@@ -49,6 +49,11 @@ def job_rows(config: Config, context: Context, plans: dict[str, JobPlan]) -> lis
     if context.backend == "systemd" and context.manager is not None:
         names = [n for job in config.jobs for n in (render.timer_name(job.id), render.service_name(job.id))]
         states = context.manager.states(names)  # one connection, every unit
+    logged: dict[
+        object, dict[str, Any]
+    ] = {}  # each job's last record, from one read of the log (not one per job)
+    for record in read_json_lines(config.space.log_file):
+        logged[record.get("job_id")] = record
     rows = []
     for job in config.jobs:
         plan = plans.get(job.id)
@@ -78,7 +83,7 @@ def job_rows(config: Config, context: Context, plans: dict[str, JobPlan]) -> lis
                     )
         elif job.enabled and row["installed"] != "missing":
             row["next_run"] = _next_cron_run(job)
-        _fill_from_log(row, config, job)
+        _fill_from_log(row, logged.get(job.id))
         rows.append(row)
     return rows
 
@@ -91,12 +96,8 @@ def _next_cron_run(job: AnyJob) -> str | None:
     return fires[0].isoformat(timespec="seconds") if fires else None
 
 
-def _fill_from_log(row: dict[str, Any], config: Config, job: AnyJob) -> None:
+def _fill_from_log(row: dict[str, Any], entry: dict[str, Any] | None) -> None:
     """Where the manager knows no last run (crontab, or a cleared journal), exec's log does."""
-    entry = None
-    for record in read_json_lines(config.space.log_file):
-        if record.get("job_id") == job.id:
-            entry = record
     if entry is None:
         return
     row["last_result"] = row["last_result"] or entry.get("status")

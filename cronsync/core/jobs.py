@@ -30,8 +30,8 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 def parse_duration(value: Any) -> Any:
     """Seconds as a number, or a string such as "90s", "5m", "1h30m"; returns whole seconds."""
-    if isinstance(value, bool):
-        return value  # let pydantic refuse it as "not an integer"
+    if isinstance(value, bool):  # pydantic's lax mode would take true as 1 second
+        raise ValueError(f'{str(value).lower()} is not a duration; use seconds (90) or "90s", "5m", "1h30m"')
     if isinstance(value, str):
         text = value.strip()
         if text.isdigit():
@@ -52,9 +52,41 @@ PositiveDuration = Annotated[
 ]
 
 
+# execve(2) refuses one argument or variable over MAX_ARG_STRLEN (32 pages: 131072 bytes with its NUL), and
+# systemd cannot even start cronsync for a unit holding such a variable: refuse it here, with the reason.
+MAX_EXEC_STRING_BYTES = 131071
+# all arguments plus all variables together; the kernel's limit (a quarter of the stack limit, 2 MiB by
+# default) must also hold the inherited environment
+MAX_EXEC_TOTAL_BYTES = 1024 * 1024
+
+
+def _fits_exec(what: str, value: str) -> None:
+    size = len(value.encode("utf-8", "surrogatepass"))
+    if size > MAX_EXEC_STRING_BYTES:
+        raise ValueError(
+            f"{what} is {size} bytes; the kernel refuses one argument or variable over "
+            f"{MAX_EXEC_STRING_BYTES} bytes: pass large data in a file under USER/"
+        )
+
+
+def _fits_exec_in_all(what: str, values: list[str]) -> None:
+    size = sum(len(value.encode("utf-8", "surrogatepass")) + 1 for value in values)
+    if size > MAX_EXEC_TOTAL_BYTES:
+        raise ValueError(
+            f"{what} add up to {size} bytes; keep them under {MAX_EXEC_TOTAL_BYTES} bytes "
+            "(the kernel limits a command's arguments and environment): pass large data in a file"
+        )
+
+
 def _no_nul(value: str) -> str:
     if "\x00" in value:
         raise ValueError("must not contain a NUL character")
+    lone = next((ch for ch in value if "\ud800" <= ch <= "\udfff"), None)
+    if lone is not None:  # JSON allows "\ud800" alone; no file, argument or message can hold it
+        raise ValueError(
+            f"contains a lone surrogate \\u{ord(lone):04x}, which is not a character; "
+            "write the character itself, or a JSON surrogate pair"
+        )
     return value
 
 
@@ -88,7 +120,18 @@ class ScriptPayload(StrictModel):
             raise ValueError(
                 f"invalid variable name(s) {bad}; use letters, digits and _, not starting with a digit"
             )
+        for name, value in env.items():
+            _fits_exec(f"{name}=...", f"{name}={value}")
+        _fits_exec_in_all("the variables", [f"{name}={value}" for name, value in env.items()])
         return env
+
+    @field_validator("args")
+    @classmethod
+    def _args_fit(cls, args: list[str]) -> list[str]:
+        for number, arg in enumerate(args):
+            _fits_exec(f"argument #{number}", arg)
+        _fits_exec_in_all("the arguments", args)
+        return args
 
 
 class AgentPayload(StrictModel):
@@ -206,6 +249,10 @@ def parse_json_text(text: str, file: str) -> Any:
         raise InvalidInput(
             [Problem(file, f"invalid JSON: {exc.msg}", line=exc.lineno, column=exc.colno)]
         ) from None
+    except RecursionError:
+        raise InvalidInput(
+            [Problem(file, "invalid JSON: arrays or objects nested too deeply (hundreds of levels)")]
+        ) from None
 
 
 def format_loc(loc: Iterable[int | str]) -> str:
@@ -225,6 +272,9 @@ def _describe_error(err: Any) -> str:
         return "unknown field; check its spelling (cronsync schema lists every field)"
     if kind == "missing":
         return "required field is missing"
+    if kind == "model_attributes_type" and not err["loc"]:
+        found = "null" if err["input"] is None else type(err["input"]).__name__
+        return f'each job must be a JSON object such as {{"name": ..., "cron": ..., ...}}, not {found}'
     message = str(err["msg"])
     return message.removeprefix("Value error, ")
 
@@ -236,6 +286,8 @@ def _job_problems(file: str, index: int, raw: Any, exc: ValidationError) -> list
         loc = list(err["loc"])
         if loc and loc[0] in ACTIONS:  # drop the discriminator tag pydantic puts first
             loc = loc[1:]
+        if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            loc = ["action"]  # pydantic locates a bad discriminator at the job itself
         problems.append(
             Problem(file, _describe_error(err), job_index=index, job_name=name, field=format_loc(loc) or None)
         )

@@ -135,7 +135,17 @@ def crontab_command(argv: Sequence[str]) -> str:
     for arg in argv:
         if "\n" in arg or "\r" in arg or "\0" in arg:
             raise RenderError(f"a crontab command cannot hold a newline or NUL: {arg!r}")
-    return crontab_escape(" ".join(shlex.quote(arg) for arg in argv))
+    return " ".join(_crontab_word(arg) for arg in argv)
+
+
+def _crontab_word(arg: str) -> str:
+    """One shell word with cron's `%` rule applied. cron reads `\\%` as `%`, but a backslash right before
+    that escape (a path holding `\\%`) makes cron see `\\\\` then a bare `%`, which ends the command.
+    So in single quotes each `%` goes outside them, as `'\\%'`, where no backslash can precede it."""
+    quoted = shlex.quote(arg)
+    if quoted.startswith("'"):
+        return quoted.replace("%", "'\\%'")
+    return crontab_escape(quoted)  # unquoted: shlex found no backslash in it
 
 
 # --- rendering -----------------------------------------------------------------------------------
