@@ -10,10 +10,9 @@ import click
 from cronsync.cli import fail, user_space
 from cronsync.commands.common import BACKEND_OPTION, backend_errors
 from cronsync.core.errors import InvalidInput
-from cronsync.sync import ApplyReport, apply, choose_backend, watcher_apply
+from cronsync.sync import ApplyReport, Context, apply, choose_backend, watcher_apply
 
-# The watcher's apply waits this long so that a burst of saves is read once, and so that it reads
-# jobs.json only after cronsync-sync.service (which started it) has ended and the path unit watches again.
+# The watcher's apply waits this long so that a burst of saves is read once.
 WATCHER_SETTLE_SECONDS = 1.0
 
 
@@ -30,6 +29,7 @@ def command(ctx: click.Context, backend: str, as_json: bool, from_watcher: bool)
         try:
             if from_watcher:
                 time.sleep(WATCHER_SETTLE_SECONDS)
+                _wait_until_the_path_unit_watches(context)
                 report = watcher_apply(space, context)
                 if report is None:
                     return
@@ -41,6 +41,17 @@ def command(ctx: click.Context, backend: str, as_json: bool, from_watcher: bool)
             fail(exc, as_json=as_json)
         _print_report(report, as_json)
         ctx.exit(0 if report.ok else 1)
+
+
+def _wait_until_the_path_unit_watches(context: Context) -> None:
+    """The path unit watches again only once cronsync-sync.service (which started this) has ended;
+    reading jobs.json after that means every later save starts another apply."""
+    from cronsync.adapters.systemd import wait_for
+    from cronsync.core.render import SYNC_SERVICE_UNIT
+
+    if context.manager is not None:
+        wait_for(context.manager, [SYNC_SERVICE_UNIT], lambda s: s.active_state != "activating", timeout=30)
+        time.sleep(0.2)  # systemd re-arms the path unit in a deferred event right after that
 
 
 def _print_report(report: ApplyReport, as_json: bool) -> None:
