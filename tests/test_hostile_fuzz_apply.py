@@ -106,7 +106,8 @@ WRONG_VALUES: list[tuple[str, Any, str]] = [
     ("payload.model", 5, "payload.model"),
 ]
 # Every line cronsync prints for invalid input: where (file, job, field), then what was wrong.
-JOB_LINE = re.compile(r"^error: \S+, job #(\d+)(?: \(.*\))?(?:, field '([^']+)')?: \S.*$")
+# (a field is quoted as Python's repr quotes it: '...', or "..." when it holds a ')
+JOB_LINE = re.compile(r"^error: \S+, job #(\d+)(?: \(.*\))?(?:, field (?:'([^']+)'|\"([^\"]+)\"))?: \S.*$")
 FILE_LINE = re.compile(
     r"^error: \S+(?::\d+:\d+: invalid JSON: |: the top level must be a JSON array|: not UTF-8 text).*$"
 )
@@ -199,7 +200,7 @@ def check_refusal(result: subprocess.CompletedProcess[str], example: Example) ->
         if match is None:
             assert FILE_LINE.match(line), f"an error line that names no job and field: {line!r}"
             continue
-        index, field = int(match.group(1)), match.group(2)
+        index, field = int(match.group(1)), match.group(2) or match.group(3)
         assert field is not None or "each job must be a JSON object" in line, line
         named.setdefault(index, set()).add(field or "")
     for index, fields in example.expected.items():
