@@ -187,7 +187,7 @@ class UserManager:
         return manager
 
     def _wait_ready(self) -> None:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60  # generous: a loaded 2-core machine can take a while
         while time.monotonic() < deadline:
             if self.tree.process.poll() is not None:
                 break

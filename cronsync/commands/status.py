@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +14,7 @@ from cronsync.commands.common import BACKEND_OPTION, backend_errors
 from cronsync.config import AnyJob, Config, load_config
 from cronsync.core import render
 from cronsync.core.errors import InvalidInput
+from cronsync.core.schedule import describe, next_fires, parse
 from cronsync.runlog import read_json_lines
 from cronsync.sync import Context, JobPlan, installed_backend, make_plan
 
@@ -62,6 +64,7 @@ def job_rows(config: Config, context: Context, plans: dict[str, JobPlan]) -> lis
             "name": job.name,
             "enabled": job.enabled,
             "schedule": job.cron,
+            "schedule_description": _describe(job.cron),
             "timezone": job.timezone,
             "description": job.description,
             "next_run": None,
@@ -88,10 +91,13 @@ def job_rows(config: Config, context: Context, plans: dict[str, JobPlan]) -> lis
     return rows
 
 
+@functools.lru_cache(maxsize=1024)
+def _describe(cron: str) -> str:
+    return describe(parse(cron))
+
+
 def _next_cron_run(job: AnyJob) -> str | None:
     """Cron runs entries in the machine's local time."""
-    from cronsync.core.schedule import next_fires, parse
-
     fires = next_fires(parse(job.cron), datetime.now().astimezone(), 1)
     return fires[0].isoformat(timespec="seconds") if fires else None
 
@@ -111,7 +117,7 @@ def print_rows(backend: str, rows: list[dict[str, Any]]) -> None:
     click.echo(f"backend: {backend}")
     for row in rows:
         state = "enabled" if row["enabled"] else "disabled"
-        click.echo(f"{row['id']}  ({row['name']})  {state}  {row['schedule']}")
+        click.echo(f"{row['id']}  ({row['name']})  {state}  {row['schedule']}: {row['schedule_description']}")
         if row["description"]:
             click.echo(f"    {row['description']}")
         last = "never"
