@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+from cronsync import __version__
 from cronsync.paths import COMPILED_FILE, UserSpace
 
 TYPE_CHECKING = False  # typing itself costs milliseconds on every run: only mypy reads these
@@ -16,8 +17,10 @@ if TYPE_CHECKING:
 
 
 def source_key(space: UserSpace, jobs_bytes: bytes, settings_bytes: bytes | None) -> str:
-    """The cache key of a user space's sources: sha256 of its root, jobs.json and settings.json."""
-    digest = _sha256()(space.root_str.encode() + b"\0" + jobs_bytes + b"\0" + (settings_bytes or b""))
+    """The cache key of a user space's sources: sha256 of cronsync's version (a newer cronsync may check
+    more), the root, jobs.json and settings.json."""
+    head = f"{__version__}\0{space.root_str}\0".encode()
+    digest = _sha256()(head + jobs_bytes + b"\0" + (settings_bytes or b""))
     return str(digest.hexdigest())
 
 

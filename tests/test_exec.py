@@ -107,6 +107,32 @@ def test_uses_the_compiled_cache_without_pydantic_click_or_apprise(tmp_path: Pat
     assert not heavy & imported
 
 
+def test_a_cache_written_by_another_cronsync_version_is_not_trusted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A newer cronsync may check more: a cache from another version is validated again."""
+    import cronsync.compiled
+
+    user = make_space(
+        tmp_path, [script_job("Quick", "quick.sh")], scripts={"quick.sh": "#!/bin/sh\necho ok\n"}
+    )
+    assert run_exec(user, "quick").returncode == 0
+    compiled_file = user / "state" / "compiled.json"
+    compiled = json.loads(compiled_file.read_text())
+    space = UserSpace(user)
+    sources = (space.jobs_file.read_bytes(), space.settings_file.read_bytes())
+    monkeypatch.setattr(cronsync.compiled, "__version__", "0.0.0-old")
+    compiled["key"] = source_key(space, *sources)  # as an older cronsync would have keyed it
+    compiled["jobs"]["quick"]["payload"]["args"] = ["--stale"]
+    compiled_file.write_text(json.dumps(compiled))
+    result = run_exec(user, "quick")
+    assert result.returncode == 0 and "ok" in result.stdout
+    monkeypatch.undo()
+    refreshed = json.loads(compiled_file.read_text())
+    assert refreshed["key"] == source_key(space, *sources)
+    assert refreshed["jobs"]["quick"]["payload"]["args"] == []
+
+
 def test_runs_a_valid_job_when_others_are_invalid(tmp_path: Path) -> None:
     user = make_space(
         tmp_path,
