@@ -158,3 +158,11 @@ def test_settings_problems_are_reported_with_job_problems(user_dir: Path) -> Non
     text = "\n".join(problems_of(user_dir))
     assert "settings.json" in text and "gateways.t" in text and "agent" in text
     assert "job #0 ('X'), field 'cron'" in text
+
+
+def test_values_keep_their_json_types(user_dir: Path) -> None:
+    """No lenient coercion: what the JSON Schema says is what the loader accepts."""
+    write_jobs(user_dir, [script_job("T", enabled="yes", persistent=1, timeout=True, random_delay=1.5)])
+    text = "\n".join(problems_of(user_dir))
+    for field in ("enabled", "persistent", "timeout", "random_delay"):
+        assert f"field '{field}'" in text, text

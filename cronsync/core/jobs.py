@@ -95,7 +95,8 @@ GatewayName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", max
 
 
 class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: JSON's types as written ("enabled": "yes" is an error, as the JSON Schema says)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class Notify(StrictModel):
