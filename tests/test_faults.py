@@ -12,13 +12,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tests.conftest import cronsync
-from tests.harness import UserManager
+from tests.harness import UserManager, wait_for
 
 PAUSE_ENV = "CRONSYNC_DEBUG_PAUSE_AT"  # see cronsync.sync.debug_pause
 SCHEDULES = ["*/5 * * * *", "0 9 * * 1-5", "30 2 * * *", "15 */2 * * *", "0 0 1 * *", "@hourly"]
@@ -55,15 +55,6 @@ def apply_ok(user_dir: Path, env: Mapping[str, str] | None = None) -> dict[str, 
     report: dict[str, Any] = json.loads(result.stdout)
     assert report["ok"], report
     return report
-
-
-def wait_for(predicate: Callable[[], object], timeout: float, interval: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False
 
 
 def unit_dir_contents(unit_dir: Path) -> dict[str, bytes | str]:

@@ -3,19 +3,9 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
-from tests.harness import CronDaemon, UserManager
-
-
-def wait_for(predicate: object, timeout: float, interval: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return True
-        time.sleep(interval)
-    return False
+from tests.harness import CronDaemon, UserManager, wait_for
 
 
 def test_user_manager_fires_a_hand_written_timer(systemd_user: UserManager, tmp_path: Path) -> None:

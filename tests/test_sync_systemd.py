@@ -10,7 +10,6 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ import pytest
 
 from cronsync.paths import UserSpace
 from tests.conftest import CRONSYNC_ARGV, cronsync
-from tests.harness import UserManager
+from tests.harness import UserManager, wait_for
 
 CLEAN = {
     "name": "Clean Temp Files",
@@ -56,15 +55,6 @@ def apply_json(user_dir: Path, *extra: str) -> dict[str, Any]:
     assert result.returncode == 0, result.stdout + result.stderr
     report: dict[str, Any] = json.loads(result.stdout)
     return report
-
-
-def wait_for(predicate: Callable[[], object], timeout: float, interval: float = 0.2) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False
 
 
 def shown_time(value: str) -> datetime:

@@ -11,7 +11,9 @@ import click
 from cronsync.adapters.crontab import CrontabError
 from cronsync.adapters.systemd import SystemdError
 from cronsync.cli import fail
+from cronsync.config import AnyJob, Config, load_config
 from cronsync.core.errors import InvalidInput
+from cronsync.paths import UserSpace
 from cronsync.sync import BackendUnavailable, InstallError
 
 BACKEND_OPTION: Callable[[Any], Any] = click.option(
@@ -47,3 +49,16 @@ def complete_job_names(ctx: click.Context, param: click.Parameter, incomplete: s
         return []
     names = [value for job in config.jobs for value in (job.id, job.name)]
     return [name for name in dict.fromkeys(names) if name.startswith(incomplete)]
+
+
+def load_job(space: UserSpace, name_or_id: str) -> tuple[Config, AnyJob]:
+    """The valid config and the job named (or with the id) `name_or_id`; else every problem and exit 1."""
+    try:
+        config = load_config(space)
+    except InvalidInput as exc:
+        fail(exc)
+    job = config.find(name_or_id)
+    if job is None:
+        known = ", ".join(j.id for j in config.jobs) or "none"
+        fail(f"no job named or with id {name_or_id!r} in {space.jobs_file} (jobs: {known})")
+    return config, job

@@ -10,10 +10,8 @@ from pathlib import Path
 
 import click
 
-from cronsync.cli import fail, user_space
-from cronsync.commands.common import complete_job_names
-from cronsync.config import load_config
-from cronsync.core.errors import InvalidInput
+from cronsync.cli import user_space
+from cronsync.commands.common import complete_job_names, load_job
 from cronsync.runlog import read_json_lines
 
 JOURNAL_SOCKET = Path("/run/systemd/journal/socket")
@@ -27,13 +25,7 @@ JOURNAL_SOCKET = Path("/run/systemd/journal/socket")
 def command(ctx: click.Context, job_name: str, count: int, follow: bool) -> None:
     """Show JOB's output (journal by SyslogIdentifier=cronsync-<id>, else USER/logs/scheduler.log)."""
     space = user_space(ctx)
-    try:
-        config = load_config(space)
-    except InvalidInput as exc:
-        fail(exc)
-    job = config.find(job_name)
-    if job is None:
-        fail(f"no job named or with id {job_name!r} in {space.jobs_file}")
+    _config, job = load_job(space, job_name)
     identifier = f"cronsync-{job.id}"
     if _journal_available() and (follow or _journal_has(identifier)):
         argv = ["journalctl", "--no-pager", "-q", "-o", "short-iso", "-t", identifier, "-n", str(count)]

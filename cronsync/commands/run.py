@@ -11,10 +11,9 @@ import click
 from cronsync.adapters import crontab
 from cronsync.adapters.systemd import Manager
 from cronsync.cli import fail, user_space
-from cronsync.commands.common import BACKEND_OPTION, backend_errors, complete_job_names
-from cronsync.config import AnyJob, load_config
+from cronsync.commands.common import BACKEND_OPTION, backend_errors, complete_job_names, load_job
+from cronsync.config import AnyJob
 from cronsync.core import render
-from cronsync.core.errors import InvalidInput
 from cronsync.paths import UserSpace
 from cronsync.sync import installed_backend
 
@@ -31,14 +30,7 @@ def command(ctx: click.Context, job_name: str, backend: str, no_wait: bool) -> N
     """Run JOB (its name or id) now: systemd starts its service, crontab runs its entry's command."""
     space = user_space(ctx)
     with backend_errors():
-        try:
-            config = load_config(space)
-        except InvalidInput as exc:
-            fail(exc)
-        job = config.find(job_name)
-        if job is None:
-            known = ", ".join(j.id for j in config.jobs) or "none"
-            fail(f"no job named or with id {job_name!r} in {space.jobs_file} (jobs: {known})")
+        _config, job = load_job(space, job_name)
         context = installed_backend(backend)
         if context.backend == "systemd":
             assert context.manager is not None
