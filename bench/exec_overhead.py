@@ -83,7 +83,16 @@ def main() -> None:
         compile_config = [sys.executable, "-m", "cronsync", "--user-dir", str(user), "validate"]
         subprocess.run(compile_config, check=True, stdout=subprocess.DEVNULL)
         direct = ["sh", str(user / "scripts" / "hello.sh")]
-        via_exec = [cronsync, "--user-dir", str(user), "exec", "hello"]
+        # exactly what a unit's ExecStart and a crontab entry run: the venv's Python, isolated, on the script
+        via_exec = [
+            str(Path(cronsync).with_name("python")),
+            "-I",
+            cronsync,
+            "--user-dir",
+            str(user),
+            "exec",
+            "hello",
+        ]
         for argv in (direct, via_exec, via_exec):  # warm the page cache and the bytecode cache
             timed(argv)
         bare_python = [str(Path(cronsync).with_name("python")), "-c", "pass"]
