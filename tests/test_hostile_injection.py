@@ -10,7 +10,6 @@ a few values; here the job also runs, through systemd, through cron and through 
 from __future__ import annotations
 
 import json
-import re
 import shlex
 import sys
 import time
@@ -25,7 +24,7 @@ from cronsync.core.ids import job_id
 from tests.conftest import CRONSYNC_ARGV, cronsync
 from tests.exectools import log_records, make_space, run_exec, script_job
 from tests.harness import CronDaemon, UserManager
-from tests.hostile import DUMP_SCRIPT, tree_snapshot
+from tests.hostile import DUMP_SCRIPT, shown_environment, tree_snapshot
 from tests.test_fuzz_jobs import EXAMPLES
 from tests.test_hostile_fuzz_apply import problems_for
 from tests.test_sync_crontab import cronsync_in
@@ -69,49 +68,6 @@ def check_dump(dump: Path, args: list[str], env: dict[str, str]) -> None:
     assert got["argv"] == args
     for name, value in env.items():
         assert got["env"].get(name) == value, name
-
-
-def shown_environment(shown: str) -> dict[str, str]:
-    """`systemctl show --value -p Environment`: words, each plain or double-quoted with C escapes."""
-    values = {}
-    for quoted, plain in re.findall(r'"((?:[^"\\]|\\.)*)"|([^ ]+)', shown):
-        word = c_unescape(quoted) if quoted else plain
-        name, _, value = word.partition("=")
-        values[name] = value
-    return values
-
-
-SIMPLE_ESCAPES = {
-    "n": "\n",
-    "t": "\t",
-    "r": "\r",
-    "a": "\a",
-    "v": "\v",
-    "f": "\f",
-    "b": "\b",
-    "e": "\x1b",
-    "s": " ",
-}
-
-
-def c_unescape(text: str) -> str:
-    """systemd's C escapes, decoded to bytes first: `\\xc3\\xbc` is one UTF-8 character."""
-    out = bytearray()
-    for match in re.finditer(
-        r"\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-7]{3}|.)|(.)", text, re.S
-    ):
-        code, char = match.groups()
-        if char is not None:
-            out += char.encode()
-        elif code[0] == "x" and len(code) == 3:
-            out.append(int(code[1:], 16))
-        elif code[0] in "uU" and len(code) > 1:
-            out += chr(int(code[1:], 16)).encode()
-        elif len(code) == 3 and code.isdigit():
-            out.append(int(code, 8))
-        else:
-            out += SIMPLE_ESCAPES.get(code, code).encode()
-    return out.decode()
 
 
 def show_value(manager: UserManager, unit: str, prop: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import pytest
 from cronsync.paths import UserSpace
 from tests.conftest import CRONSYNC_ARGV, cronsync
 from tests.harness import UserManager, wait_for
+from tests.hostile import shown_environment
 
 CLEAN = {
     "name": "Clean Temp Files",
@@ -174,43 +174,6 @@ def test_edit_remove_disable_change_exactly_those_units(systemd_user: UserManage
     assert not (unit_dir / "timers.target.wants" / "cronsync-remove-me.timer").exists()
 
 
-def unquote_environment(shown: str) -> dict[str, str]:
-    """`Environment="A=x\\ny" "B=..."` as `systemctl show` prints it, decoded."""
-    values = {}
-    for quoted in re.findall(r'"((?:[^"\\]|\\.)*)"', shown):
-        decoded = re.sub(
-            r"\\(x[0-9a-f]{2}|u[0-9a-f]{4}|[0-7]{3}|.)",
-            lambda m: _unescape(m.group(1)),
-            quoted,
-        )
-        name, _, value = decoded.partition("=")
-        values[name] = value
-    return values
-
-
-def _unescape(code: str) -> str:
-    simple = {
-        "n": "\n",
-        "t": "\t",
-        "r": "\r",
-        "\\": "\\",
-        '"': '"',
-        "$": "$",
-        "'": "'",
-        "a": "\a",
-        "v": "\v",
-        "f": "\f",
-        "b": "\b",
-        "e": "\x1b",
-        "s": " ",
-    }
-    if code in simple:
-        return simple[code]
-    if code[0] in "xu":
-        return chr(int(code[1:], 16))
-    return bytes([int(code, 8)]).decode("latin-1")
-
-
 def test_hostile_names_paths_and_env_reach_systemd_exactly(
     systemd_user: UserManager, user_dir: Path, tmp_path: Path
 ) -> None:
@@ -232,7 +195,7 @@ def test_hostile_names_paths_and_env_reach_systemd_exactly(
     shown = systemd_user.show(service, "ExecStart", "Description")
     # --value: one property per call, because systemd prints U+0085 raw and str.splitlines splits there
     environment = systemd_user.systemctl("show", service, "--property=Environment", "--value").stdout
-    assert unquote_environment(environment) == hostile_env
+    assert shown_environment(environment.removesuffix("\n")) == hostile_env
     argv = [*CRONSYNC_ARGV, "--user-dir", str(weird / "USER"), "exec", "tricky-n-name-user"]
     # systemd keeps `$$` (its escape for `$`) in the stored argv and replaces it when it executes
     assert f"argv[]={' '.join(a.replace('$', '$$') for a in argv)} ;" in shown["ExecStart"]
