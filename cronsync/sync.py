@@ -847,7 +847,7 @@ def fast_plan(space: UserSpace, unit_dir: Path) -> Plan | None:
         jobs, scripts, files = manifest["jobs"], manifest["scripts"], manifest["files"]
         if not (isinstance(jobs, list) and isinstance(scripts, list) and isinstance(files, dict)):
             return None
-        for script in scripts:
+        for script in set(scripts):
             space.script_path(script)  # validation checks the scripts exist: so does this
         installed = managed_unit_files(unit_dir)
         if {name: _sha256(text.encode()) for name, text in installed.items()} != files:
