@@ -29,6 +29,7 @@ STATE_DIR = "state"
 COMPILED_FILE = "state/compiled.json"
 APPLY_LOCK_FILE = "state/apply.lock"
 WATCHER_STATE_FILE = "state/watcher-applied"
+APPLY_MANIFEST_FILE = "state/apply-manifest.json"
 
 
 def lock_name(job_id: str) -> str:
@@ -192,6 +193,11 @@ class UserSpace:
     def watcher_state_file(self) -> Path:
         """The hash of the jobs.json + settings.json bytes the auto-sync watcher last handled."""
         return self.root / WATCHER_STATE_FILE
+
+    @property
+    def apply_manifest_file(self) -> Path:
+        """What the last successful systemd apply installed, from which inputs (see sync.fast_plan)."""
+        return self.root / APPLY_MANIFEST_FILE
 
     @property
     def apply_lock_file(self) -> Path:

@@ -24,12 +24,15 @@ from pathlib import Path
 from typing import Literal
 
 from cronsync.adapters import systemd
-from cronsync.config import AnyJob, Config
 from cronsync.core import render
 from cronsync.core.errors import InvalidInput, Problem
 from cronsync.core.schedule import parse
 from cronsync.paths import UserSpace, systemd_user_unit_dir
 from cronsync.resources import resource_dir
+
+TYPE_CHECKING = False  # the pydantic schema is imported only when jobs.json must be validated
+if TYPE_CHECKING:
+    from cronsync.config import AnyJob, Config
 
 Action = Literal["create", "update", "delete", "unchanged"]
 Backend = Literal["systemd", "crontab"]
@@ -69,6 +72,8 @@ class Plan:
     # systemd: unit files to write and delete (file names in the unit dir)
     writes: dict[str, str] = field(default_factory=dict)
     deletes: list[str] = field(default_factory=list)
+    # systemd: every unit file the plan wants installed, {file name: text}
+    unit_texts: dict[str, str] = field(default_factory=dict)
     # crontab: the whole new crontab text (None: remove the crontab), and the current one
     crontab_new: str | None = None
     crontab_old: str | None = None
@@ -338,8 +343,18 @@ def plan_systemd(config: Config, target: render.Target, unit_dir: Path) -> Plan:
     plan = Plan("systemd", [])
     for job_id, files in wanted.items():
         found = jobs_by_id.get(job_id)
-        enabled = found.enabled if found is not None else True
-        plan.jobs.append(_plan_job_units(job_id, found, files, installed, unit_dir, enabled, plan))
+        plan.unit_texts.update(files)
+        if found is None:
+            plan.jobs.append(
+                _plan_job_units(job_id, "auto-sync watcher", True, False, files, installed, unit_dir, plan)
+            )
+        else:
+            is_reboot = parse(found.cron).is_reboot
+            plan.jobs.append(
+                _plan_job_units(
+                    job_id, found.name, found.enabled, is_reboot, files, installed, unit_dir, plan
+                )
+            )
     installed_ids = {unit_job_id(name) for name in installed}
     for job_id in sorted(installed_ids - set(wanted)):
         names = sorted(name for name in installed if unit_job_id(name) == job_id)
@@ -351,15 +366,14 @@ def plan_systemd(config: Config, target: render.Target, unit_dir: Path) -> Plan:
 
 def _plan_job_units(
     job_id: str,
-    job: AnyJob | None,
+    name: str,
+    enabled: bool,
+    is_reboot: bool,
     files: dict[str, str],
     installed: dict[str, str],
     unit_dir: Path,
-    enabled: bool,
     plan: Plan,
 ) -> JobPlan:
-    name = job.name if job is not None else "auto-sync watcher"
-    is_reboot = job is not None and parse(job.cron).is_reboot
     changes: list[str] = []
     diffs = []
     for file_name, text in files.items():
@@ -372,7 +386,7 @@ def _plan_job_units(
             changes.extend(_changed_directives(file_name, old, text))
     if any(name not in installed for name in files):
         return JobPlan(job_id, name, "create", enabled, [], "".join(diffs), is_reboot)
-    if job is not None and timer_enabled(unit_dir, job_id) != enabled:
+    if job_id != WATCHER_ID and timer_enabled(unit_dir, job_id) != enabled:
         changes.append(f"enabled: {str(not enabled).lower()} -> {str(enabled).lower()}")
     action: Action = "update" if changes else "unchanged"
     return JobPlan(job_id, name, action, enabled, changes, "".join(diffs), is_reboot)
@@ -700,6 +714,178 @@ def apply_crontab(plan: Plan) -> ApplyReport:
     return report
 
 
+# --- the no-op fast path ------------------------------------------------------------------------
+#
+# A successful systemd apply records in USER/state/apply-manifest.json a key of everything that
+# decides the unit files (jobs.json, settings.json, the templates, the code that renders them, the
+# target argv, the unit dir) and the sha256 of every unit file it installed. When the next apply
+# finds the same key and exactly those files, validating and rendering would give the same plan:
+# it is made from the installed files instead, then carried out as usual (enabled links, files
+# newer than the manager's last load, and every timer's state are still checked and repaired).
+
+MANIFEST_FORMAT = "1"
+# cronsync's own modules whose code decides what is validated and rendered
+_RENDERING_MODULES = (
+    "core/render.py",
+    "core/schedule.py",
+    "core/jobs.py",
+    "core/settings.py",
+    "core/ids.py",
+    "core/errors.py",
+    "config.py",
+    "paths.py",
+    "sync.py",
+)
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def manifest_key(
+    space: UserSpace, target: render.Target, unit_dir: Path, sources: tuple[bytes, bytes | None]
+) -> str:
+    """A digest of every input the planned unit files depend on."""
+    import hashlib
+
+    from cronsync import __version__
+    from cronsync.compiled import source_key
+
+    digest = hashlib.sha256()
+
+    def add(label: str, data: bytes) -> None:
+        digest.update(f"{label}\0{len(data)}\0".encode())
+        digest.update(data)
+
+    add("format", MANIFEST_FORMAT.encode())
+    add("version", __version__.encode())
+    add("target", repr(target).encode())
+    add("unit dir", str(unit_dir).encode())
+    add("sources", source_key(space, *sources).encode())
+    package = Path(__file__).parent
+    for module in _RENDERING_MODULES:
+        add(module, (package / module).read_bytes())
+    for template in sorted(template_dir().iterdir()):
+        if template.is_file():
+            add(f"template {template.name}", template.read_bytes())
+    return digest.hexdigest()
+
+
+def write_manifest(
+    config: Config, target: render.Target, unit_dir: Path, plan: Plan, sources: tuple[bytes, bytes | None]
+) -> None:
+    """Record what this apply installed and from what. Best effort: without it the next apply is slower."""
+    import json
+
+    from cronsync.core.jobs import ScriptJob
+
+    scripts = [job.payload.path for job in config.jobs if isinstance(job, ScriptJob)]
+    jobs = [
+        {"id": job.job_id, "name": job.name, "enabled": job.enabled, "is_reboot": job.is_reboot}
+        for job in plan.jobs
+        if job.action != "delete"
+    ]
+    files = {name: _sha256(text.encode()) for name, text in plan.unit_texts.items()}
+    try:
+        key = manifest_key(config.space, target, unit_dir, sources)
+        manifest = {"key": key, "jobs": jobs, "scripts": scripts, "files": files}
+        atomic_write(config.space.apply_manifest_file, json.dumps(manifest), 0o600)
+    except OSError:
+        forget_manifest(config.space)
+
+
+def forget_manifest(space: UserSpace) -> None:
+    with contextlib.suppress(OSError):
+        space.apply_manifest_file.unlink()
+
+
+def _read_manifest(space: UserSpace) -> dict[str, object] | None:
+    import json
+
+    try:
+        fd = os.open(space.apply_manifest_file, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as handle:
+            data = json.loads(handle.read())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _read_sources_quietly(space: UserSpace) -> tuple[bytes, bytes | None] | None:
+    try:
+        jobs_bytes = space.jobs_file.read_bytes()
+    except OSError:
+        return None  # the full path says what is wrong
+    try:
+        return jobs_bytes, space.settings_file.read_bytes()
+    except FileNotFoundError:
+        return jobs_bytes, None
+    except OSError:
+        return None
+
+
+def fast_plan(space: UserSpace, unit_dir: Path) -> Plan | None:
+    """The systemd plan without validating or rendering, when the manifest of the last successful
+    apply vouches for it; None whenever anything differs (then the full plan is made)."""
+    from cronsync.compiled import read_compiled, source_key
+
+    manifest = _read_manifest(space)
+    sources = _read_sources_quietly(space)
+    if manifest is None or sources is None:
+        return None
+    target = installation_target(space)
+    try:
+        if manifest["key"] != manifest_key(space, target, unit_dir, sources):
+            return None
+    except OSError:
+        return None
+    if read_compiled(space, source_key(space, *sources)) is None:
+        return None  # the full path writes compiled.json for `cronsync exec`
+    try:
+        jobs, scripts, files = manifest["jobs"], manifest["scripts"], manifest["files"]
+        if not (isinstance(jobs, list) and isinstance(scripts, list) and isinstance(files, dict)):
+            return None
+        for script in set(scripts):
+            space.script_path(script)  # validation checks the scripts exist: so does this
+        installed = managed_unit_files(unit_dir)
+        if {name: _sha256(text.encode()) for name, text in installed.items()} != files:
+            return None
+        plan = Plan("systemd", [], unit_texts=installed)
+        by_job: dict[str, dict[str, str]] = {}
+        for name, text in installed.items():
+            by_job.setdefault(unit_job_id(name), {})[name] = text
+        for job in jobs:
+            job_id = job["id"]
+            plan.jobs.append(
+                _plan_job_units(
+                    job_id,
+                    job["name"],
+                    job["enabled"],
+                    job["is_reboot"],
+                    by_job.pop(job_id),
+                    installed,
+                    unit_dir,
+                    plan,
+                )
+            )
+        if by_job:
+            return None
+    except (KeyError, TypeError, ValueError):
+        return None
+    return _with_crontab_warning(plan)
+
+
+def _with_crontab_warning(plan: Plan) -> Plan:
+    if crontab_has_block():
+        plan.warnings.append(
+            "cronsync entries are still in your crontab, so jobs may run twice; "
+            "remove them with `cronsync uninstall --backend crontab`"
+        )
+    return plan
+
+
 # --- the whole thing -----------------------------------------------------------------------------
 
 
@@ -735,13 +921,7 @@ def choose_backend(requested: str) -> Context:
 def make_plan(config: Config, context: Context) -> Plan:
     target = installation_target(config.space)
     if context.backend == "systemd":
-        plan = plan_systemd(config, target, context.unit_dir)
-        if crontab_has_block():
-            plan.warnings.append(
-                "cronsync entries are still in your crontab, so jobs may run twice; "
-                "remove them with `cronsync uninstall --backend crontab`"
-            )
-        return plan
+        return _with_crontab_warning(plan_systemd(config, target, context.unit_dir))
     from cronsync.adapters import crontab
 
     plan = plan_crontab(config, target, crontab.read(), crontab.local_timezone())
@@ -755,21 +935,43 @@ def make_plan(config: Config, context: Context) -> Plan:
 
 def apply(space: UserSpace, context: Context) -> tuple[Plan, ApplyReport]:
     """Load jobs.json under the lock (a save can land mid-apply), plan and carry the plan out."""
-    from cronsync.config import load_config
-
     with apply_lock(space):
-        return _apply_locked(load_config(space), context)
+        if context.backend == "systemd":
+            plan = fast_plan(space, context.unit_dir)
+            if plan is not None:
+                return plan, _carry_out(plan, context)
+        from cronsync.config import parse_config, read_sources, write_compiled
+
+        sources = read_sources(space)
+        config, problems = parse_config(space, *sources)
+        if problems:
+            raise InvalidInput(problems)
+        write_compiled(config)
+        return _apply_locked(config, context, sources)
 
 
-def _apply_locked(config: Config, context: Context) -> tuple[Plan, ApplyReport]:
+def _apply_locked(
+    config: Config, context: Context, sources: tuple[bytes, bytes | None]
+) -> tuple[Plan, ApplyReport]:
+    """Plan from a validated config and carry it out; sources are the bytes it was validated from."""
     plan = make_plan(config, context)
+    report = _carry_out(plan, context)
+    if context.backend == "systemd":
+        if report.ok:
+            write_manifest(config, installation_target(config.space), context.unit_dir, plan, sources)
+        else:
+            forget_manifest(config.space)
+    return plan, report
+
+
+def _carry_out(plan: Plan, context: Context) -> ApplyReport:
     if context.backend == "systemd":
         assert context.manager is not None
         report = apply_systemd(plan, context.manager, context.unit_dir)
     else:
         report = apply_crontab(plan)
     report.warnings = plan.warnings
-    return plan, report
+    return report
 
 
 def watcher_apply(space: UserSpace, context: Context) -> ApplyReport | None:
@@ -799,7 +1001,7 @@ def watcher_apply(space: UserSpace, context: Context) -> ApplyReport | None:
             atomic_write(seen_file, digest)  # report these errors once, not once per save event
             raise
         write_compiled(config)
-        report = _apply_locked(config, context)[1]
+        report = _apply_locked(config, context, sources)[1]
         atomic_write(seen_file, digest)  # only now: an apply killed half way is redone
         return report
 

@@ -333,6 +333,8 @@ def test_an_unreachable_or_stopped_manager_is_a_clear_error(
     apply_ok(user_dir)
     timers = ["cronsync-daily-standup-summary.timer", "cronsync-clean-temp-files.timer"]
     example = json.loads((user_dir / "config" / "jobs.json").read_text())
+    # the watcher, which reaches its manager, would apply this save on its own (after ~0.2 s)
+    systemd_user.systemctl("stop", "cronsync-sync.path")
     save_jobs(user_dir, [*example, job("Never Installed")])
     before = unit_dir_contents(systemd_user.unit_dir)
     nowhere = tmp_path / "no-runtime-dir"

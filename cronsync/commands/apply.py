@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
 import time
+from pathlib import Path
 
 import click
 
 from cronsync.cli import fail, user_space
 from cronsync.commands.common import BACKEND_OPTION, backend_errors
 from cronsync.core.errors import InvalidInput
+from cronsync.paths import UserSpace
 from cronsync.sync import ApplyReport, Context, apply, choose_backend, watcher_apply
 
-# The watcher's apply waits this long so that a burst of saves is read once.
-WATCHER_SETTLE_SECONDS = 1.0
+# The watcher's apply reads jobs.json once it has been left alone this long, so that a burst of
+# saves is read once; a file saved without pause is read after WATCHER_SETTLE_MAX_SECONDS anyway
+# (each later save starts another apply, so none is lost).
+WATCHER_QUIET_SECONDS = 0.2
+WATCHER_SETTLE_MAX_SECONDS = 3.0
 
 
 @click.command()
@@ -28,8 +34,9 @@ def command(ctx: click.Context, backend: str, as_json: bool, from_watcher: bool)
         context = choose_backend(backend)
         try:
             if from_watcher:
-                time.sleep(WATCHER_SETTLE_SECONDS)
+                quiet_since, seen = time.monotonic(), _config_signature(space)
                 _wait_until_the_path_unit_watches(context)
+                _wait_until_quiet(space, quiet_since, seen)
                 report = watcher_apply(space, context)
                 if report is None:
                     return
@@ -41,6 +48,31 @@ def command(ctx: click.Context, backend: str, as_json: bool, from_watcher: bool)
             fail(exc, as_json=as_json)
         _print_report(report, as_json)
         ctx.exit(0 if report.ok else 1)
+
+
+def _config_signature(space: UserSpace) -> tuple[tuple[int, int, int] | None, ...]:
+    """What changes when jobs.json or settings.json is saved, in place or by rename."""
+
+    def stamp(path: Path) -> tuple[int, int, int] | None:
+        try:
+            info = os.stat(path)
+        except OSError:
+            return None
+        return (info.st_ino, info.st_mtime_ns, info.st_size)
+
+    return (stamp(space.jobs_file), stamp(space.settings_file), stamp(space.jobs_file.parent))
+
+
+def _wait_until_quiet(space: UserSpace, quiet_since: float, seen: tuple[object, ...]) -> None:
+    """Until the config files have not changed for WATCHER_QUIET_SECONDS (at most the max settle)."""
+    deadline = quiet_since + WATCHER_SETTLE_MAX_SECONDS
+    while (now := time.monotonic()) < deadline:
+        current = _config_signature(space)
+        if current != seen:
+            quiet_since, seen = now, current
+        elif now - quiet_since >= WATCHER_QUIET_SECONDS:
+            return
+        time.sleep(0.02)
 
 
 def _wait_until_the_path_unit_watches(context: Context) -> None:

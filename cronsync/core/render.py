@@ -11,13 +11,16 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import jinja2
-
 from cronsync.core.errors import Problem
-from cronsync.core.jobs import AgentJob, ScriptJob
 from cronsync.core.schedule import crontab_escape, crontab_expression, on_calendar, parse
 
-AnyJob = ScriptJob | AgentJob
+TYPE_CHECKING = False  # jinja2 and the pydantic schema are imported only when something is rendered
+if TYPE_CHECKING:
+    import jinja2
+
+    from cronsync.core.jobs import AgentJob, ScriptJob
+
+    AnyJob = ScriptJob | AgentJob
 
 MARKER_PREFIX = "# Managed by cronsync from "
 MARKER_SUFFIX = " - do not edit"
@@ -153,6 +156,8 @@ def _crontab_word(arg: str) -> str:
 
 @cache
 def _environment(template_dir: str) -> jinja2.Environment:
+    import jinja2
+
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(template_dir),
         trim_blocks=True,
@@ -187,6 +192,8 @@ def _description(job: AnyJob) -> str:
 
 
 def _job_environment(job: AnyJob) -> list[str]:
+    from cronsync.core.jobs import ScriptJob
+
     if isinstance(job, ScriptJob):
         return [systemd_environment(name, value) for name, value in sorted(job.payload.env.items())]
     return []
