@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from cronsync.adapters.crontab import CrontabError
 from cronsync.adapters.systemd import SystemdError
 from cronsync.cli import fail
-from cronsync.config import AnyJob, Config, load_config
 from cronsync.core.errors import InvalidInput
 from cronsync.paths import UserSpace
 from cronsync.sync import BackendUnavailable, InstallError
+
+if TYPE_CHECKING:  # the schema (pydantic) loads only where a command needs it: apply's fast path does not
+    from cronsync.config import AnyJob, Config
 
 BACKEND_OPTION: Callable[[Any], Any] = click.option(
     "--backend",
@@ -53,6 +55,8 @@ def complete_job_names(ctx: click.Context, param: click.Parameter, incomplete: s
 
 def load_job(space: UserSpace, name_or_id: str) -> tuple[Config, AnyJob]:
     """The valid config and the job named (or with the id) `name_or_id`; else every problem and exit 1."""
+    from cronsync.config import load_config
+
     try:
         config = load_config(space)
     except InvalidInput as exc:
