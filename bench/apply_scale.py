@@ -50,7 +50,8 @@ def jobs(count: int, edited: int = -1, edit_round: int = 0) -> list[dict[str, An
     return result
 
 
-def make_user_space(root: Path, count: int) -> Path:
+def make_user_space(root: Path) -> Path:
+    """An empty user space with one no-op script (edit_to_live.py uses it too)."""
     user = root / "USER"
     (user / "config").mkdir(parents=True)
     (user / "scripts").mkdir()
@@ -58,7 +59,6 @@ def make_user_space(root: Path, count: int) -> Path:
     script.write_text("#!/bin/sh\nexit 0\n")
     script.chmod(0o755)
     (user / "config" / "settings.json").write_text("{}")
-    write_jobs(user, jobs(count))
     return user
 
 
@@ -83,7 +83,8 @@ class Bench:
             "XDG_RUNTIME_DIR": str(self.manager.runtime_dir),
             "PATH": path,
         }
-        self.user = make_user_space(root, count)
+        self.user = make_user_space(root)
+        write_jobs(self.user, jobs(count))
 
     def cronsync(self, *args: str) -> tuple[float, subprocess.CompletedProcess[str]]:
         argv = [sys.executable, "-m", "cronsync", "--user-dir", str(self.user), *args]

@@ -25,6 +25,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from apply_scale import make_user_space
+
 from tests.harness import UserManager, missing_for_user_manager
 
 GOAL_SECONDS = 2.0
@@ -33,17 +35,6 @@ POLL_SECONDS = 0.01
 
 def job(name: str) -> dict[str, Any]:
     return {"name": name, "cron": "30 2 * * *", "action": "script", "payload": {"path": "scripts/noop.sh"}}
-
-
-def make_user_space(root: Path) -> Path:
-    user = root / "USER"
-    (user / "config").mkdir(parents=True)
-    (user / "scripts").mkdir()
-    script = user / "scripts" / "noop.sh"
-    script.write_text("#!/bin/sh\nexit 0\n")
-    script.chmod(0o755)
-    (user / "config" / "settings.json").write_text("{}")
-    return user
 
 
 def save_by_rename(user: Path, jobs: list[dict[str, Any]]) -> None:

@@ -18,6 +18,18 @@ def script_job(name: str, path: str, **extra: Any) -> dict[str, Any]:
     return {"name": name, "cron": "0 3 * * *", "action": "script", "payload": payload, **extra}
 
 
+def clean_tmp_job(name: str, cron: str = "*/5 * * * *", **extra: Any) -> dict[str, Any]:
+    """A job running the example user space's clean_tmp.py (for the sync and fault tests)."""
+    job: dict[str, Any] = {
+        "name": name,
+        "cron": cron,
+        "action": "script",
+        "payload": {"path": "scripts/clean_tmp.py"},
+    }
+    job.update(extra)
+    return job
+
+
 def agent_job(name: str, prompt: str, **extra: Any) -> dict[str, Any]:
     payload = {"prompt": prompt}
     payload.update(extra.pop("payload", {}))

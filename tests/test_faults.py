@@ -17,28 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cronsync.core.ids import job_id
 from tests.conftest import cronsync
+from tests.exectools import clean_tmp_job
 from tests.harness import UserManager, wait_for
 
 PAUSE_ENV = "CRONSYNC_DEBUG_PAUSE_AT"  # see cronsync.sync.debug_pause
 SCHEDULES = ["*/5 * * * *", "0 9 * * 1-5", "30 2 * * *", "15 */2 * * *", "0 0 1 * *", "@hourly"]
 POOL = [f"Fault {i:02d}" for i in range(16)]
 WATCHER_UNITS = {"cronsync-sync.path", "cronsync-sync.service"}
-
-
-def job(name: str, cron: str = "*/5 * * * *", **extra: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "name": name,
-        "cron": cron,
-        "action": "script",
-        "payload": {"path": "scripts/clean_tmp.py"},
-    }
-    data.update(extra)
-    return data
-
-
-def job_id(name: str) -> str:
-    return name.lower().replace(" ", "-")
 
 
 def save_jobs(user_dir: Path, jobs: list[dict[str, Any]]) -> None:
@@ -117,7 +104,7 @@ def assert_converged(manager: UserManager, user_dir: Path, jobs: list[dict[str, 
 
 def random_jobs(rng: random.Random) -> list[dict[str, Any]]:
     names = rng.sample(POOL, rng.randint(6, 12))
-    return [job(name, rng.choice(SCHEDULES), enabled=rng.random() > 0.15) for name in sorted(names)]
+    return [clean_tmp_job(name, rng.choice(SCHEDULES), enabled=rng.random() > 0.15) for name in sorted(names)]
 
 
 def apply_argv(user_dir: Path) -> list[str]:
@@ -233,7 +220,7 @@ def test_sigkill_after_random_delays_converges(systemd_user: UserManager, user_d
 
 
 def test_two_applies_at_once_are_serialized(systemd_user: UserManager, user_dir: Path) -> None:
-    jobs = [job(name) for name in POOL[:10]]
+    jobs = [clean_tmp_job(name) for name in POOL[:10]]
     save_jobs(user_dir, jobs)
     argv = [*apply_argv(user_dir), "--json"]
     for round_ in range(3):
@@ -247,7 +234,9 @@ def test_two_applies_at_once_are_serialized(systemd_user: UserManager, user_dir:
         # the first round, may also have applied a save before both)
         assert changed.count(True) == 1 if round_ == 0 else changed.count(True) <= 1
         assert_converged(systemd_user, user_dir, jobs)
-        jobs = [job(name, SCHEDULES[round_ % len(SCHEDULES)]) for name in POOL[round_ : round_ + 10]]
+        jobs = [
+            clean_tmp_job(name, SCHEDULES[round_ % len(SCHEDULES)]) for name in POOL[round_ : round_ + 10]
+        ]
         save_jobs(user_dir, jobs)
     assert wait_for(lambda: idle_watcher(systemd_user), timeout=30)
     apply_ok(user_dir)
@@ -263,11 +252,11 @@ def idle_watcher(manager: UserManager) -> bool:
 
 
 def test_an_apply_while_the_path_unit_fires(systemd_user: UserManager, user_dir: Path) -> None:
-    jobs = [job(name) for name in POOL[:8]]
+    jobs = [clean_tmp_job(name) for name in POOL[:8]]
     save_jobs(user_dir, jobs)
     apply_ok(user_dir)
     for round_ in range(3):
-        jobs = [job(name, SCHEDULES[round_]) for name in POOL[round_ * 3 : round_ * 3 + 8]]
+        jobs = [clean_tmp_job(name, SCHEDULES[round_]) for name in POOL[round_ * 3 : round_ * 3 + 8]]
         save_jobs(user_dir, jobs)  # the path unit fires and its service applies after a short settle
         time.sleep(round_ * 0.6)  # before, around and during the watcher's own apply
         apply_ok(user_dir)
@@ -275,7 +264,7 @@ def test_an_apply_while_the_path_unit_fires(systemd_user: UserManager, user_dir:
         assert_converged(systemd_user, user_dir, jobs)
     # after the races the watcher still works on its own (it was not left failed or stopped)
     fired = systemd_user.show("cronsync-sync.service", "ExecMainStartTimestampMonotonic")
-    jobs = [*jobs, job("Saved Alone")]
+    jobs = [*jobs, clean_tmp_job("Saved Alone")]
     save_jobs(user_dir, jobs)
     assert wait_for(
         lambda: systemd_user.show("cronsync-saved-alone.timer", "ActiveState")["ActiveState"] == "active",
@@ -289,7 +278,7 @@ def test_an_apply_while_the_path_unit_fires(systemd_user: UserManager, user_dir:
 def test_a_job_removed_from_jobs_json_just_before_its_timer_fires(
     systemd_user: UserManager, user_dir: Path
 ) -> None:
-    keep, doomed = job("Keep Me"), job("Soon Removed")
+    keep, doomed = clean_tmp_job("Keep Me"), clean_tmp_job("Soon Removed")
     save_jobs(user_dir, [keep, doomed])
     apply_ok(user_dir)
     systemd_user.systemctl("stop", "cronsync-sync.path")  # the save lands; the sync has not run yet
@@ -335,7 +324,7 @@ def test_an_unreachable_or_stopped_manager_is_a_clear_error(
     example = json.loads((user_dir / "config" / "jobs.json").read_text())
     # the watcher, which reaches its manager, would apply this save on its own (after ~0.2 s)
     systemd_user.systemctl("stop", "cronsync-sync.path")
-    save_jobs(user_dir, [*example, job("Never Installed")])
+    save_jobs(user_dir, [*example, clean_tmp_job("Never Installed")])
     before = unit_dir_contents(systemd_user.unit_dir)
     nowhere = tmp_path / "no-runtime-dir"
     nowhere.mkdir()
@@ -363,7 +352,7 @@ def in_private_namespace(script: str, *args: str) -> list[str]:
 
 
 def test_a_read_only_unit_directory_changes_nothing(systemd_user: UserManager, user_dir: Path) -> None:
-    jobs = [job("Stays"), job("Edited"), job("Removed")]
+    jobs = [clean_tmp_job("Stays"), clean_tmp_job("Edited"), clean_tmp_job("Removed")]
     save_jobs(user_dir, jobs)
     apply_ok(user_dir)
     timers = [f"cronsync-{job_id(j['name'])}.timer" for j in jobs]
@@ -372,8 +361,12 @@ def test_a_read_only_unit_directory_changes_nothing(systemd_user: UserManager, u
     apply = [sys.executable, "-m", "cronsync", "--user-dir", str(user_dir), "apply", "--backend", "systemd"]
     systemd_user.systemctl("stop", "cronsync-sync.path")
     for edited in (
-        [job("Stays"), job("Edited", "0 4 * * *"), job("Added")],  # writes and deletes
-        [job("Stays"), job("Edited")],  # deletes only
+        [
+            clean_tmp_job("Stays"),
+            clean_tmp_job("Edited", "0 4 * * *"),
+            clean_tmp_job("Added"),
+        ],  # writes and deletes
+        [clean_tmp_job("Stays"), clean_tmp_job("Edited")],  # deletes only
     ):
         save_jobs(user_dir, edited)
         argv = in_private_namespace(read_only, str(systemd_user.unit_dir), *apply)
@@ -381,7 +374,7 @@ def test_a_read_only_unit_directory_changes_nothing(systemd_user: UserManager, u
         clear_failure(result, str(systemd_user.unit_dir), "nothing was changed")
         assert_intact(systemd_user, before, timers)
     apply_ok(user_dir)  # writable again: it converges
-    assert_converged(systemd_user, user_dir, [job("Stays"), job("Edited")])
+    assert_converged(systemd_user, user_dir, [clean_tmp_job("Stays"), clean_tmp_job("Edited")])
 
 
 def test_a_full_disk_changes_nothing(systemd_user: UserManager, user_dir: Path, tmp_path: Path) -> None:
@@ -411,7 +404,7 @@ def test_a_full_disk_changes_nothing(systemd_user: UserManager, user_dir: Path, 
         target = seen / (user / "config" / "jobs.json").relative_to("/")
         target.write_text(json.dumps(jobs))
 
-    jobs = [job("On Tmpfs"), job("Edited On Tmpfs")]
+    jobs = [clean_tmp_job("On Tmpfs"), clean_tmp_job("Edited On Tmpfs")]
     save(jobs)
     first = inside("apply", "--backend", "systemd")
     assert first.returncode == 0, first.stderr
@@ -419,7 +412,13 @@ def test_a_full_disk_changes_nothing(systemd_user: UserManager, user_dir: Path, 
     before = contents()
     assert "cronsync-on-tmpfs.timer" in before
     systemd_user.systemctl("stop", "cronsync-sync.path")
-    save([job("On Tmpfs"), job("Edited On Tmpfs", "0 4 * * *"), job("Added On Tmpfs")])
+    save(
+        [
+            clean_tmp_job("On Tmpfs"),
+            clean_tmp_job("Edited On Tmpfs", "0 4 * * *"),
+            clean_tmp_job("Added On Tmpfs"),
+        ]
+    )
     filler = small / "filler"
     fill = subprocess.run(nsenter(["dd", "if=/dev/zero", f"of={filler}", "bs=64k"]), capture_output=True)
     assert b"No space left on device" in fill.stderr

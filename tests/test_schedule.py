@@ -295,6 +295,13 @@ def test_next_fires_are_aware_times_in_the_requested_zone() -> None:
     assert [fire.isoformat() for fire in fires] == ["2024-01-08T09:00:00+01:00", "2024-01-09T09:00:00+01:00"]
 
 
+def verify(unit: Path) -> subprocess.CompletedProcess[str]:
+    """`systemd-analyze verify --user` of one unit file."""
+    env = {**os.environ, "SYSTEMD_COLORS": "0"}
+    argv = ["systemd-analyze", "verify", "--user", str(unit)]
+    return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60, check=False)
+
+
 def test_generated_timer_passes_systemd_analyze_verify(tmp_path: Path) -> None:
     units = tmp_path / "units"
     units.mkdir()
@@ -306,26 +313,11 @@ def test_generated_timer_passes_systemd_analyze_verify(tmp_path: Path) -> None:
     timer += "".join(f"OnCalendar={line}\n" for line in lines)
     timer += "Persistent=true\n\n[Install]\nWantedBy=timers.target\n"
     (units / "cronsync-verify.timer").write_text(timer)
-    env = {**os.environ, "SYSTEMD_COLORS": "0"}
-    result = subprocess.run(
-        ["systemd-analyze", "verify", "--user", str(units / "cronsync-verify.timer")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    result = verify(units / "cronsync-verify.timer")
     assert result.returncode == 0 and result.stderr == "", result.stderr
     # The check has teeth: a line systemd cannot parse is reported.
     (units / "cronsync-verify.timer").write_text(timer.replace(lines[0], "*-*-* 0 9 * * 1-5"))
-    broken = subprocess.run(
-        ["systemd-analyze", "verify", "--user", str(units / "cronsync-verify.timer")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    broken = verify(units / "cronsync-verify.timer")
     assert "Failed to parse calendar specification" in broken.stderr
 
 

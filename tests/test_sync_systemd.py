@@ -18,6 +18,7 @@ import pytest
 
 from cronsync.paths import UserSpace
 from tests.conftest import CRONSYNC_ARGV, cronsync
+from tests.exectools import clean_tmp_job
 from tests.harness import UserManager, wait_for
 from tests.hostile import shown_environment
 
@@ -28,17 +29,6 @@ CLEAN = {
     "payload": {"path": "scripts/clean_tmp.py"},
 }
 EXAMPLE_TIMERS = ["cronsync-daily-standup-summary.timer", "cronsync-clean-temp-files.timer"]
-
-
-def script(name: str, cron: str = "*/5 * * * *", **extra: Any) -> dict[str, Any]:
-    job: dict[str, Any] = {
-        "name": name,
-        "cron": cron,
-        "action": "script",
-        "payload": {"path": "scripts/clean_tmp.py"},
-    }
-    job.update(extra)
-    return job
 
 
 def write_jobs(user_dir: Path, jobs: list[dict[str, Any]]) -> None:
@@ -125,17 +115,25 @@ def test_second_apply_writes_nothing_and_does_not_reload(systemd_user: UserManag
 
 
 def test_edit_remove_disable_change_exactly_those_units(systemd_user: UserManager, user_dir: Path) -> None:
-    write_jobs(user_dir, [script("Keep"), script("Edit Me"), script("Remove Me"), script("Disable Me")])
+    write_jobs(
+        user_dir,
+        [
+            clean_tmp_job("Keep"),
+            clean_tmp_job("Edit Me"),
+            clean_tmp_job("Remove Me"),
+            clean_tmp_job("Disable Me"),
+        ],
+    )
     apply_json(user_dir)
     unit_dir = systemd_user.unit_dir
     before = mtimes(unit_dir)
     write_jobs(
         user_dir,
         [
-            script("Keep"),
-            script("Edit Me", "0 9 * * 1-5"),
-            script("Disable Me", enabled=False),
-            script("Added"),
+            clean_tmp_job("Keep"),
+            clean_tmp_job("Edit Me", "0 9 * * 1-5"),
+            clean_tmp_job("Disable Me", enabled=False),
+            clean_tmp_job("Added"),
         ],
     )
     plan = json.loads(cronsync("plan", "--json", "--diff", user_dir=user_dir).stdout)
@@ -187,7 +185,9 @@ def test_hostile_names_paths_and_env_reach_systemd_exactly(
         "CTRL": "a\tb\x01c\x7fd\u0085e",
     }
     jobs = [
-        script('Tricky %n "name" $USER; \\', payload={"path": "scripts/clean_tmp.py", "env": hostile_env})
+        clean_tmp_job(
+            'Tricky %n "name" $USER; \\', payload={"path": "scripts/clean_tmp.py", "env": hostile_env}
+        )
     ]
     write_jobs(weird / "USER", jobs)
     apply_json(weird / "USER")
@@ -203,7 +203,7 @@ def test_hostile_names_paths_and_env_reach_systemd_exactly(
     # the watcher of this user dir works too: its path and the transient apply's argv survive escaping
     path_unit = systemd_user.show("cronsync-sync.path", "Paths")["Paths"]
     assert path_unit == f"{weird / 'USER' / 'config'} (PathChanged)"
-    write_jobs(weird / "USER", [*jobs, script("Seen By The Watcher")])
+    write_jobs(weird / "USER", [*jobs, clean_tmp_job("Seen By The Watcher")])
     watched = "cronsync-seen-by-the-watcher.timer"
     assert wait_for(
         lambda: systemd_user.show(watched, "ActiveState")["ActiveState"] == "active", timeout=20
@@ -216,7 +216,11 @@ def test_invalid_jobs_change_nothing(systemd_user: UserManager, user_dir: Path) 
     sentinel = Sentinel(systemd_user)
     write_jobs(
         user_dir,
-        [script("A", "61 * * * *"), {"name": "B", "cron": "* * * * *", "action": "nope"}, script("A")],
+        [
+            clean_tmp_job("A", "61 * * * *"),
+            {"name": "B", "cron": "* * * * *", "action": "nope"},
+            clean_tmp_job("A"),
+        ],
     )
     result = cronsync("apply", user_dir=user_dir)
     assert result.returncode == 1
@@ -282,12 +286,12 @@ def test_auto_sync_sees_in_place_and_rename_saves(systemd_user: UserManager, use
         return systemd_user.show(timer, "ActiveState")["ActiveState"] == "active"
 
     jobs = jobs_of(user_dir)
-    jobs.append(script("Saved In Place"))
+    jobs.append(clean_tmp_job("Saved In Place"))
     with open(jobs_file, "w") as handle:  # what `echo > file` and many editors do
         handle.write(json.dumps(jobs, indent=2))
     assert wait_for(lambda: active("cronsync-saved-in-place.timer"), timeout=20)
 
-    jobs.append(script("Saved By Rename"))
+    jobs.append(clean_tmp_job("Saved By Rename"))
     temp = jobs_file.with_name(".jobs.json.swp")
     temp.write_text(json.dumps(jobs, indent=2))
     os.rename(temp, jobs_file)  # what vim, VS Code and most editors do
@@ -318,7 +322,7 @@ def test_a_burst_of_saves_leads_to_the_last_one_and_never_trips_the_start_limit(
     base = jobs_of(user_dir)
     for i in range(40):
         temp = jobs_file.with_name(f".save{i}")
-        temp.write_text(json.dumps([*base, script(f"Burst {i}")]))
+        temp.write_text(json.dumps([*base, clean_tmp_job(f"Burst {i}")]))
         os.rename(temp, jobs_file)
         time.sleep(0.05)
 
@@ -447,7 +451,7 @@ def test_edit_validates_offers_a_re_edit_and_applies(
     systemd_user: UserManager, user_dir: Path, tmp_path: Path
 ) -> None:
     jobs_file = user_dir / "config" / "jobs.json"
-    good = json.dumps([*jobs_of(user_dir), script("From The Editor")])
+    good = json.dumps([*jobs_of(user_dir), clean_tmp_job("From The Editor")])
     editor = editor_script(tmp_path, '[{"name": "x", "cron": "nope"}]', good)
     env = {**os.environ, "EDITOR": f"{sys.executable} {editor}", "VISUAL": ""}
     result = cronsync("edit", user_dir=user_dir, input="y\n", env=env)
@@ -533,7 +537,11 @@ def test_doctor_points_at_what_to_fix(systemd_user: UserManager, user_dir: Path)
 def test_a_timer_really_runs_cronsync_exec(systemd_user: UserManager, user_dir: Path) -> None:
     write_jobs(
         user_dir,
-        [script("Every Minute", "* * * * *", payload={"path": "scripts/clean_tmp.py", "args": ["--help"]})],
+        [
+            clean_tmp_job(
+                "Every Minute", "* * * * *", payload={"path": "scripts/clean_tmp.py", "args": ["--help"]}
+            )
+        ],
     )
     apply_json(user_dir)
 
@@ -618,7 +626,7 @@ def test_a_jobs_python_environment_reaches_the_job_not_cronsync(
     dump.write_text('#!/bin/sh\necho "home=$PYTHONHOME path=$PYTHONPATH"\n')
     dump.chmod(0o755)
     env = {"PYTHONHOME": "/nonexistent", "PYTHONPATH": str(shadow)}
-    write_jobs(user_dir, [script("Py Env", payload={"path": "scripts/dump_env.sh", "env": env})])
+    write_jobs(user_dir, [clean_tmp_job("Py Env", payload={"path": "scripts/dump_env.sh", "env": env})])
     apply_json(user_dir)
     result = cronsync("run", "py-env", user_dir=user_dir)
     assert result.returncode == 0, result.stdout + result.stderr
