@@ -7,11 +7,11 @@ click, apprise or an HTTP client unless the job needs it.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import sys
 import time
 
+from cronsync import fastjson
 from cronsync.compiled import read_compiled, source_key
 from cronsync.paths import (
     EVENTS_FILE,
@@ -403,7 +403,7 @@ def run_hook(argv: list[str], event: dict[str, Any]) -> None:
     import tempfile
 
     with tempfile.TemporaryFile() as stdin:
-        stdin.write(json.dumps(event).encode() + b"\n")
+        stdin.write(fastjson.dumps(event).encode() + b"\n")
         stdin.seek(0)
         try:
             result = run_process(

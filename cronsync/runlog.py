@@ -9,8 +9,9 @@ is refused, never written through.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
+
+from cronsync import fastjson
 
 TYPE_CHECKING = False  # typing itself costs milliseconds on every run: only mypy reads these
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ class LogWriteError(Exception):
 
 def append_json_line(file: PathLike, record: dict[str, Any], *, max_bytes: int, keep: int) -> None:
     path = os.fspath(file)
-    line = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+    line = (fastjson.dumps(record) + "\n").encode()
     folder, name = os.path.split(path)
     lock = os.path.join(folder, f".{name}.lock")
     try:
@@ -88,7 +89,7 @@ def read_json_lines(file: PathLike, keep: int = 100) -> Iterator[dict[str, Any]]
         with handle:
             for raw in handle:
                 try:
-                    record = json.loads(raw)
+                    record = fastjson.loads(raw)
                 except ValueError:
                     continue
                 if isinstance(record, dict):
