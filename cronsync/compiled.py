@@ -6,9 +6,9 @@
 
 from __future__ import annotations
 
-import json
+import sys
 
-from cronsync import __version__
+from cronsync import __version__, fastjson
 from cronsync.paths import COMPILED_FILE, UserSpace
 
 TYPE_CHECKING = False  # typing itself costs milliseconds on every run: only mypy reads these
@@ -26,19 +26,20 @@ def source_key(space: UserSpace, jobs_bytes: bytes, settings_bytes: bytes | None
 
 def _sha256() -> Any:
     """CPython's built-in sha256 (same digest as hashlib's): hashlib first loads OpenSSL, ~2 ms a run."""
-    for module in ("_sha2", "_sha256", "hashlib"):  # Python >= 3.12, 3.11, anything else
-        try:
-            return __import__(module).sha256
-        except ImportError:
-            continue
-    raise ImportError("no sha256 implementation")
+    builtin = "_sha2" if sys.version_info >= (3, 12) else "_sha256"
+    try:
+        return __import__(builtin).sha256
+    except ImportError:  # pragma: no cover - a Python without CPython's built-in hashes
+        import hashlib
+
+        return hashlib.sha256
 
 
 def read_compiled(space: UserSpace, key: str) -> dict[str, Any] | None:
     """The cached {"jobs": {id: job}, "settings": {...}} if compiled from these sources, else None."""
     try:
         with open(space.path(COMPILED_FILE), "rb") as handle:
-            data = json.loads(handle.read())
+            data = fastjson.loads(handle.read())
     except (OSError, ValueError):
         return None
     if not isinstance(data, dict) or data.get("key") != key:
