@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import os
 import select
-import signal
 import time
 
 TYPE_CHECKING = False  # typing itself costs milliseconds on every run: only mypy reads these
 if TYPE_CHECKING:
+    import signal
     from collections.abc import Mapping, Sequence
     from typing import IO
+else:
+    try:
+        import _signal as signal  # what `signal` wraps in enums: importing enum costs ~2 ms a run
+    except ImportError:  # pragma: no cover - every CPython has _signal
+        import signal
 
 EXIT_TIMEOUT = 124  # as timeout(1)
 EXIT_SKIPPED = 75  # EX_TEMPFAIL: the previous run still holds the lock
