@@ -1,16 +1,16 @@
 """How much wall time `cronsync exec` adds to running a trivial script job directly.
 
-    python bench/exec_overhead.py [--runs N] [--cronsync PATH | --installed]
+    python bench/exec_overhead.py [--runs N] [--python PATH | --installed]
 
 Builds a throw-away user space with one `#!/bin/sh` job, compiles it (`cronsync validate` writes
 USER/state/compiled.json, as `cronsync apply` does), then alternates N direct runs (`sh hello.sh`)
 with N `cronsync --user-dir U exec hello` runs and prints the medians, their difference (the
 overhead; goal: under 20 ms) and their ratio.
 
-By default it times the `cronsync` script beside this Python (in a development checkout that is an
-editable install, whose import hook costs a few ms at every Python start). --installed first builds
-a regular install of this checkout into a temporary virtualenv, as install.sh does, and times that
-(without dependencies: with a current compiled.json, exec imports none).
+It times exactly what units and crontab entries run (`cronsync.sync.launcher_argv`) for the cronsync
+installed beside this Python, or beside --python. --installed first builds a regular install of this
+checkout into a temporary virtualenv, as install.sh does, and times that (without dependencies: with
+a current compiled.json, exec imports none).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -53,49 +52,40 @@ def timed(argv: list[str]) -> float:
     return time.perf_counter() - began
 
 
-def default_cronsync() -> str:
-    beside = Path(sys.executable).with_name("cronsync")
-    found = str(beside) if beside.exists() else shutil.which("cronsync")
-    if not found:
-        sys.exit("exec_overhead: no `cronsync` found beside this Python or on PATH; pass --cronsync")
-    return found
+def launcher_argv(python: str) -> list[str]:
+    """What the units of the cronsync installed beside `python` run (asked of that cronsync)."""
+    ask = "from cronsync.sync import launcher_argv; print(*launcher_argv(), sep='\\0')"
+    answer = subprocess.run([python, "-I", "-c", ask], capture_output=True, text=True, check=True)
+    return answer.stdout.rstrip("\n").split("\0")
 
 
 def regular_install(root: Path) -> str:
-    """A non-editable install of this checkout in a fresh virtualenv; its `cronsync` script."""
+    """A non-editable install of this checkout in a fresh virtualenv; its Python."""
     venv = root / "venv"
     checkout = Path(__file__).resolve().parent.parent
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", str(checkout)]
     subprocess.run(pip, check=True, env=CHILD_ENV)
-    return str(venv / "bin" / "cronsync")
+    return str(venv / "bin" / "python")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=40)
-    parser.add_argument("--cronsync", default=None, help="the cronsync executable to time")
+    parser.add_argument("--python", default=sys.executable, help="the Python whose cronsync to time")
     parser.add_argument("--installed", action="store_true", help="time a regular install (see above)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        cronsync = regular_install(Path(tmp)) if args.installed else args.cronsync or default_cronsync()
+        python = regular_install(Path(tmp)) if args.installed else args.python
         user = make_user_space(Path(tmp))
         compile_config = [sys.executable, "-m", "cronsync", "--user-dir", str(user), "validate"]
         subprocess.run(compile_config, check=True, stdout=subprocess.DEVNULL)
         direct = ["sh", str(user / "scripts" / "hello.sh")]
-        # exactly what a unit's ExecStart and a crontab entry run: the venv's Python, isolated, on the script
-        via_exec = [
-            str(Path(cronsync).with_name("python")),
-            "-I",
-            cronsync,
-            "--user-dir",
-            str(user),
-            "exec",
-            "hello",
-        ]
+        # exactly what a unit's ExecStart and a crontab entry run
+        via_exec = [*launcher_argv(python), "--user-dir", str(user), "exec", "hello"]
         for argv in (direct, via_exec, via_exec):  # warm the page cache and the bytecode cache
             timed(argv)
-        bare_python = [str(Path(cronsync).with_name("python")), "-c", "pass"]
+        bare_python = [python, "-I", "-S", "-c", "pass"]
         direct_times, exec_times, python_times = [], [], []
         for _ in range(args.runs):
             direct_times.append(timed(direct))
@@ -105,7 +95,7 @@ def main() -> None:
     direct_ms = statistics.median(direct_times) * 1000
     exec_ms = statistics.median(exec_times) * 1000
     overhead = exec_ms - direct_ms
-    print(f"cronsync: {cronsync}")
+    print(f"cronsync exec runs: {' '.join(via_exec)}")
     print(f"runs: {args.runs} each (runs logged: {runs_logged})")
     print(f"direct (sh hello.sh)     median {direct_ms:7.1f} ms")
     print(f"cronsync exec hello      median {exec_ms:7.1f} ms")
@@ -115,7 +105,7 @@ def main() -> None:
     )
     print(f"ratio exec/direct               {exec_ms / direct_ms:7.1f}x")
     python_ms = statistics.median(python_times) * 1000
-    print(f"for scale: the same Python starting and doing nothing (python -c pass): {python_ms:.1f} ms")
+    print(f"for scale: the same Python starting and doing nothing (python -I -S -c pass): {python_ms:.1f} ms")
     print(f"so cronsync's own share of the overhead (beyond starting Python): {overhead - python_ms:.1f} ms")
 
 

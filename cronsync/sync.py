@@ -93,20 +93,21 @@ class Plan:
         }
 
 
-def installation_target(space: UserSpace) -> render.Target:
-    """This interpreter running the installed `cronsync` beside it (else `-m cronsync`); absolute paths.
+def launcher_argv() -> tuple[str, ...]:
+    """How units and crontab entries start cronsync: this interpreter on cronsync's `__main__.py`.
 
     `-I` (isolated mode) keeps a job's PYTHONHOME or PYTHONPATH, which the service's Environment=
     also hands to cronsync's own interpreter, from breaking or hijacking `cronsync exec` itself.
+    `-S` skips `site` on every run; `__main__.py` loads it when an import needs site-packages.
     """
-    python = os.path.abspath(sys.executable)
-    script = Path(python).parent / "cronsync"
-    if script.is_file() and os.access(script, os.X_OK):
-        argv: tuple[str, ...] = (python, "-I", str(script))
-    else:
-        argv = (python, "-I", "-m", "cronsync")
+    package_dir = os.path.dirname(os.path.abspath(__file__))
+    return (os.path.abspath(sys.executable), "-I", "-S", os.path.join(package_dir, "__main__.py"))
+
+
+def installation_target(space: UserSpace) -> render.Target:
+    """The installed cronsync and the user space, as absolute paths."""
     systemd_run = shutil.which("systemd-run") or "/usr/bin/systemd-run"
-    return render.Target(argv, space.root, space.jobs_file, os.path.abspath(systemd_run))
+    return render.Target(launcher_argv(), space.root, space.jobs_file, os.path.abspath(systemd_run))
 
 
 def template_dir() -> Path:

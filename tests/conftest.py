@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from cronsync.sync import launcher_argv
 from tests.harness import CronDaemon, UserManager, missing_for_cron, missing_for_user_manager
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "USER"
-# What units and crontab entries run: this interpreter, isolated, on the installed console script.
-CRONSYNC_ARGV = [sys.executable, "-I", str(Path(sys.executable).parent / "cronsync")]
+# What units and crontab entries run: this interpreter, isolated and without site, on cronsync/__main__.py.
+CRONSYNC_ARGV = list(launcher_argv())
 
 
 @pytest.fixture(autouse=True)

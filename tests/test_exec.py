@@ -15,7 +15,7 @@ import pytest
 
 from cronsync.compiled import source_key
 from cronsync.paths import UserSpace
-from tests.conftest import REPO
+from tests.conftest import CRONSYNC_ARGV, REPO
 from tests.exectools import exec_argv, log_records, make_space, run_exec, script_job
 
 RECORD_KEYS = {
@@ -97,14 +97,50 @@ def test_uses_the_compiled_cache_without_pydantic_click_or_apprise(tmp_path: Pat
     assert compiled["key"] == source_key(
         space, space.jobs_file.read_bytes(), space.settings_file.read_bytes()
     )
-    # -S: no site-packages, so no third-party package is importable and an editable install's import
-    # hook (which loads pathlib) stays out of the measurement; cronsync comes from the checkout
-    argv = [sys.executable, "-S", "-X", "importtime", *exec_argv(user, "quick")[1:]]
-    imported = _imports(argv, env={**os.environ, "PYTHONPATH": str(REPO)})
+    # exactly what a unit runs (python -I -S .../cronsync/__main__.py), importtime on
+    python, *launcher = CRONSYNC_ARGV
+    argv = [python, "-X", "importtime", *launcher, "--user-dir", str(user), "exec", "quick"]
+    imported = _imports(argv, env=dict(os.environ))
     assert "cronsync.jobrun" in imported  # the measurement sees our own modules
     heavy = {"click", "pydantic", "jinja2", "apprise", "urllib.request", "http.client", "requests"}
     heavy |= {"pathlib", "typing", "dataclasses", "datetime", "hashlib", "subprocess"}  # ms each, every run
+    heavy |= {"site", "json", "re", "enum", "signal"}  # ~6 ms together, every run
     assert not heavy & imported
+
+
+def test_a_cache_miss_loads_site_packages_on_demand(tmp_path: Path) -> None:
+    """Units start cronsync without `site`: validating (pydantic, from site-packages) still works."""
+    user = make_space(
+        tmp_path, [script_job("Quick", "quick.sh")], scripts={"quick.sh": "#!/bin/sh\necho ok\n"}
+    )
+    result = subprocess.run(
+        [*CRONSYNC_ARGV, "--user-dir", str(user), "exec", "quick"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert (user / "state" / "compiled.json").is_file()  # written by the validating path
+    (record,) = log_records(user)
+    assert record["status"] == "success"
+
+
+def test_a_missing_standard_module_does_not_load_site(tmp_path: Path) -> None:
+    """An optional accelerator missing from this Python (tried, then done without) must not cost a
+    `site` load; a module from site-packages does load it."""
+    probe = f"""
+import sys
+sys.path.append({str(REPO)!r})
+from cronsync.__main__ import SitePackagesOnDemand
+sys.meta_path.append(SitePackagesOnDemand)
+try:
+    import _winapi  # a standard module that Linux Pythons lack
+except ImportError:
+    pass
+print("site" in sys.modules)
+import click
+print("site" in sys.modules, SitePackagesOnDemand in sys.meta_path)
+"""
+    result = subprocess.run([sys.executable, "-I", "-S", "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "True", "False"]
 
 
 def test_a_cache_written_by_another_cronsync_version_is_not_trusted(

@@ -526,12 +526,11 @@ def test_doctor_points_at_what_to_fix(systemd_user: UserManager, user_dir: Path)
         or checks["lingering"]["level"] == "ok"
     )
     unit = systemd_user.unit_dir / "cronsync-clean-temp-files.service"
-    unit.write_text(
-        unit.read_text().replace(str(Path(sys.executable).parent / "cronsync"), "/nonexistent/bin/cronsync")
-    )
+    launcher = CRONSYNC_ARGV[-1]  # cronsync's __main__.py, which the unit's Python runs
+    unit.write_text(unit.read_text().replace(launcher, "/nonexistent/cronsync/__main__.py"))
     broken = cronsync("doctor", user_dir=user_dir)
     assert broken.returncode == 1
-    assert "/nonexistent/bin/cronsync" in broken.stdout and "fix: cronsync apply" in broken.stdout
+    assert "/nonexistent/cronsync/__main__.py" in broken.stdout and "fix: cronsync apply" in broken.stdout
 
 
 def test_a_timer_really_runs_cronsync_exec(systemd_user: UserManager, user_dir: Path) -> None:

@@ -108,7 +108,7 @@ def _cron_finding(required: bool) -> Finding:
 
 
 def _program_paths(words: list[str]) -> list[str]:
-    """The interpreter and the cronsync script it runs: the absolute paths before `--user-dir`."""
+    """The interpreter and the cronsync file it runs: the absolute paths before `--user-dir`."""
     end = words.index("--user-dir") if "--user-dir" in words else len(words)
     return [word for word in words[:end] if word.startswith("/")] or words[:1]
 
@@ -126,7 +126,7 @@ def _executable_findings(units: dict[str, str], uses_crontab: bool) -> list[Find
     missing = {
         where: " ".join(paths)
         for where, paths in commands.items()
-        if not all(os.access(p, os.X_OK) for p in paths)
+        if not (os.access(paths[0], os.X_OK) and all(os.access(p, os.R_OK) for p in paths[1:]))
     }
     if not commands:
         return []
