@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -30,11 +29,6 @@ class Config:
             if name_or_id in (job.id, job.name):
                 return job
         return None
-
-
-def resolve_script(space: UserSpace, path: str) -> Path:
-    """The script's real path, which must be an existing file inside USER/scripts (symlinks followed)."""
-    return space.resolve_script(path)
 
 
 def read_sources(space: UserSpace) -> tuple[bytes, bytes | None]:
@@ -73,6 +67,18 @@ def load_settings(space: UserSpace, settings_bytes: bytes | None) -> tuple[Setti
         ]
 
 
+def _script_errors(space: UserSpace, jobs: list[AnyJob]) -> dict[str, str]:
+    """Why each refused script path is refused. Each distinct path is resolved once: many jobs often
+    run the same script."""
+    errors = {}
+    for path in {job.payload.path for job in jobs if isinstance(job, ScriptJob)}:
+        try:
+            space.script_path(path)
+        except ValueError as exc:
+            errors[path] = str(exc)
+    return errors
+
+
 def _cross_problems(
     space: UserSpace, jobs: list[AnyJob], settings: Settings, data: list[Any]
 ) -> list[Problem]:
@@ -82,14 +88,12 @@ def _cross_problems(
     for i, raw in enumerate(data):
         if isinstance(raw, dict) and isinstance(raw.get("name"), str):
             index_of.setdefault(raw["name"], i)
+    script_errors = _script_errors(space, jobs)
     problems = []
     for job in jobs:
         index = index_of.get(job.name)
-        if isinstance(job, ScriptJob):
-            try:
-                resolve_script(space, job.payload.path)
-            except ValueError as exc:
-                problems.append(Problem(file, str(exc), index, job.name, "payload.path"))
+        if isinstance(job, ScriptJob) and job.payload.path in script_errors:
+            problems.append(Problem(file, script_errors[job.payload.path], index, job.name, "payload.path"))
         listed = job.notify.gateways if job.notify is not None else []
         for gateway in job.effective_notify().gateways:
             if gateway not in settings.gateways:
