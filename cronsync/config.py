@@ -176,7 +176,7 @@ def write_compiled(config: Config) -> None:
         return
     try:
         with os.fdopen(fd, "w") as handle:
-            json.dump(payload, handle)
+            handle.write(json.dumps(payload))  # json.dump writes piece by piece: 3x slower
         os.replace(tmp, config.space.compiled_file)
     except OSError:
         with contextlib.suppress(OSError):
