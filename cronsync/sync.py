@@ -292,17 +292,22 @@ def managed_unit_files(unit_dir: Path) -> dict[str, str]:
     if not unit_dir.is_dir():
         return found
     for path in sorted(unit_dir.iterdir()):
-        if not (path.name.startswith(render.UNIT_PREFIX) and path.name.endswith(UNIT_SUFFIXES)):
-            continue
-        if not path.is_file() or path.is_symlink():
-            continue
-        try:
-            text = path.read_text()
-        except (OSError, UnicodeDecodeError):
-            continue
-        if render.is_managed_text(text):
-            found[path.name] = text
+        if path.name.startswith(render.UNIT_PREFIX) and path.name.endswith(UNIT_SUFFIXES):
+            text = _managed_text(path)
+            if text is not None:
+                found[path.name] = text
     return found
+
+
+def _managed_text(path: Path) -> str | None:
+    """The text of a unit file that carries cronsync's marker (never through a symlink), else None."""
+    if not path.is_file() or path.is_symlink():
+        return None
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text if render.is_managed_text(text) else None
 
 
 def unit_job_id(file_name: str) -> str:
@@ -936,18 +941,23 @@ def make_plan(config: Config, context: Context) -> Plan:
 def apply(space: UserSpace, context: Context) -> tuple[Plan, ApplyReport]:
     """Load jobs.json under the lock (a save can land mid-apply), plan and carry the plan out."""
     with apply_lock(space):
-        if context.backend == "systemd":
-            plan = fast_plan(space, context.unit_dir)
-            if plan is not None:
-                return plan, _carry_out(plan, context)
-        from cronsync.config import parse_config, read_sources, write_compiled
+        return _load_and_apply_locked(space, context)
 
-        sources = read_sources(space)
-        config, problems = parse_config(space, *sources)
-        if problems:
-            raise InvalidInput(problems)
-        write_compiled(config)
-        return _apply_locked(config, context, sources)
+
+def _load_and_apply_locked(space: UserSpace, context: Context) -> tuple[Plan, ApplyReport]:
+    """The fast plan when the manifest vouches for it, else validate jobs.json and plan; carried out."""
+    if context.backend == "systemd":
+        plan = fast_plan(space, context.unit_dir)
+        if plan is not None:
+            return plan, _carry_out(plan, context)
+    from cronsync.config import parse_config, read_sources, write_compiled
+
+    sources = read_sources(space)
+    config, problems = parse_config(space, *sources)
+    if problems:
+        raise InvalidInput(problems)
+    write_compiled(config)
+    return _apply_locked(config, context, sources)
 
 
 def _apply_locked(
@@ -980,28 +990,23 @@ def watcher_apply(space: UserSpace, context: Context) -> ApplyReport | None:
     Skipped when the watcher is gone (uninstall ran while this waited for the lock) or when the
     watcher already handled these exact bytes (a burst of saves starts several of these).
     """
-    import hashlib
-
-    from cronsync.config import parse_config, read_sources, write_compiled
-
     with apply_lock(space):
-        if render.SYNC_PATH_UNIT not in managed_unit_files(context.unit_dir):
+        if _managed_text(context.unit_dir / render.SYNC_PATH_UNIT) is None:
             return None
-        sources = read_sources(space)
-        digest = hashlib.sha256(b"\0".join(part or b"" for part in sources)).hexdigest()
+        sources = _read_sources_quietly(space)
+        if sources is None:
+            return _load_and_apply_locked(space, context)[1]  # it says what cannot be read
+        # a save landing after this read starts another watcher apply, which sees it
+        digest = _sha256(b"\0".join(part or b"" for part in sources))
         seen_file = space.watcher_state_file
         with contextlib.suppress(OSError):
             if seen_file.read_text() == digest:
                 return None
         try:
-            config, problems = parse_config(space, *sources)
-            if problems:
-                raise InvalidInput(problems)
+            report = _load_and_apply_locked(space, context)[1]
         except InvalidInput:
             atomic_write(seen_file, digest)  # report these errors once, not once per save event
             raise
-        write_compiled(config)
-        report = _apply_locked(config, context, sources)[1]
         atomic_write(seen_file, digest)  # only now: an apply killed half way is redone
         return report
 

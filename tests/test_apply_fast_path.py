@@ -30,10 +30,11 @@ runpy.run_module("cronsync", run_name="__main__")
 """
 
 
-def probed_apply(user_dir: Path) -> tuple[dict[str, Any], bool]:
+def probed_apply(user_dir: Path, *extra: str) -> tuple[dict[str, Any], bool]:
     """The apply report and whether that apply validated jobs.json (took the full path)."""
+    argv = ["--user-dir", str(user_dir), "apply", "--backend", "systemd", "--json", *extra]
     result = subprocess.run(
-        [sys.executable, "-c", PROBE, "--user-dir", str(user_dir), "apply", "--backend", "systemd", "--json"],
+        [sys.executable, "-c", PROBE, *argv],
         capture_output=True,
         text=True,
         timeout=120,
@@ -116,6 +117,20 @@ def test_an_edit_or_a_lost_compiled_cache_takes_the_full_path(
     write_jobs(user_dir, jobs)
     report, validated = probed_apply(user_dir)
     assert validated and report["files_written"] == [TIMER]
+
+
+def test_the_watchers_apply_after_a_manual_apply_of_the_same_save_takes_the_fast_path(
+    systemd_user: UserManager, user_dir: Path
+) -> None:
+    apply_json(user_dir)
+    systemd_user.systemctl("stop", "cronsync-sync.path")  # this test plays the watcher's apply itself
+    jobs = jobs_of(user_dir)
+    jobs[1]["cron"] = "0 1 * * 0"
+    write_jobs(user_dir, jobs)
+    assert probed_apply(user_dir)[1] is True
+    report, validated = probed_apply(user_dir, "--from-watcher")
+    assert not validated and report["ok"] and not report["files_written"], report
+    assert systemd_user.show("cronsync-sync.path", "ActiveState")["ActiveState"] == "active"
 
 
 def test_a_failed_apply_leaves_no_manifest_to_trust(systemd_user: UserManager, user_dir: Path) -> None:
