@@ -112,6 +112,15 @@ def _cross_problems(
     return problems
 
 
+def check_jobs(space: UserSpace, settings: Settings, data: Any) -> tuple[list[AnyJob], list[Problem]]:
+    """The valid jobs of data (jobs.json's array, or apply's list of the jobs that changed since it last
+    ran) and every problem: each job on its own, then against the user space."""
+    jobs, problems = validate_jobs_data(data, str(space.jobs_file))
+    if isinstance(data, list):
+        problems.extend(_cross_problems(space, jobs, settings, data))
+    return jobs, problems
+
+
 def parse_config(
     space: UserSpace, jobs_bytes: bytes, settings_bytes: bytes | None
 ) -> tuple[Config, list[Problem]]:
@@ -124,10 +133,8 @@ def parse_config(
         settings, settings_problems = Settings(), exc.problems
     problems.extend(settings_problems)
     data = parse_json_text(_decode(jobs_bytes, jobs_file), jobs_file)
-    jobs, job_problems = validate_jobs_data(data, jobs_file)
+    jobs, job_problems = check_jobs(space, settings, data)
     problems.extend(job_problems)
-    if isinstance(data, list):
-        problems.extend(_cross_problems(space, jobs, settings, data))
     problems.sort(key=lambda p: (p.file != jobs_file, -1 if p.job_index is None else p.job_index))
     config = Config(space, jobs, settings, source_key(space, jobs_bytes, settings_bytes))
     return config, problems
@@ -154,21 +161,26 @@ def compiled_job(job: AnyJob) -> dict[str, Any]:
 
 def write_compiled(config: Config) -> None:
     """Cache the validated config for exec, keyed by the bytes it came from. Best effort."""
-    import contextlib
-    import os
-    import tempfile
-
-    payload = {
-        "key": config.source_key,
-        "jobs": {job.id: compiled_job(job) for job in config.jobs},
-        "settings": config.settings.model_dump(mode="json"),
-    }
-    state = config.space.state_dir
     try:
         if json.loads(config.space.compiled_file.read_bytes()).get("key") == config.source_key:
             return
     except (OSError, ValueError):
         pass
+    payload = {
+        "key": config.source_key,
+        "jobs": {job.id: compiled_job(job) for job in config.jobs},
+        "settings": config.settings.model_dump(mode="json"),
+    }
+    save_compiled(config.space, payload)
+
+
+def save_compiled(space: UserSpace, payload: dict[str, Any]) -> None:
+    """Replace compiled.json with payload ({"key", "jobs", "settings"}). Best effort."""
+    import contextlib
+    import os
+    import tempfile
+
+    state = space.state_dir
     try:
         state.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=state, prefix=".compiled.")
@@ -177,7 +189,7 @@ def write_compiled(config: Config) -> None:
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write(json.dumps(payload))  # json.dump writes piece by piece: 3x slower
-        os.replace(tmp, config.space.compiled_file)
+        os.replace(tmp, space.compiled_file)
     except OSError:
         with contextlib.suppress(OSError):
             os.unlink(tmp)  # a full disk: leave no partial temp file behind
