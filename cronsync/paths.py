@@ -196,7 +196,7 @@ class UserSpace:
 
     @property
     def apply_manifest_file(self) -> Path:
-        """What the last successful systemd apply installed, from which inputs (see sync.fast_plan)."""
+        """What the last successful systemd apply installed, from which inputs (see sync.plan_changes)."""
         return self.root / APPLY_MANIFEST_FILE
 
     @property

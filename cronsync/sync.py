@@ -16,12 +16,13 @@ import os
 import re
 import shutil
 import signal
+import stat
 import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, NamedTuple
 
 from cronsync.adapters import systemd
 from cronsync.core import render
@@ -289,21 +290,33 @@ def _changed_directives(name: str, old: str, new: str) -> list[str]:
 
 def managed_unit_files(unit_dir: Path) -> dict[str, str]:
     """Every unit file in unit_dir that carries cronsync's marker: {file name: text}."""
+    try:
+        names = sorted(os.listdir(unit_dir))  # plain strings: pathlib costs more than reading the files
+    except OSError:
+        return {}
     found: dict[str, str] = {}
-    if not unit_dir.is_dir():
-        return found
-    for path in sorted(unit_dir.iterdir()):
-        if not (path.name.startswith(render.UNIT_PREFIX) and path.name.endswith(UNIT_SUFFIXES)):
-            continue
-        if not path.is_file() or path.is_symlink():
-            continue
-        try:
-            text = path.read_text()
-        except (OSError, UnicodeDecodeError):
-            continue
-        if render.is_managed_text(text):
-            found[path.name] = text
+    for name in names:
+        if name.startswith(render.UNIT_PREFIX) and name.endswith(UNIT_SUFFIXES):
+            text = _managed_text(os.path.join(unit_dir, name))
+            if text is not None:
+                found[name] = text
     return found
+
+
+def _managed_text(path: str | Path) -> str | None:
+    """The text of a regular file (never through a symlink) that carries cronsync's marker, else None."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None
+            text = handle.read().decode()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text if render.is_managed_text(text) else None
 
 
 def unit_job_id(file_name: str) -> str:
@@ -315,47 +328,55 @@ def timer_enabled(unit_dir: Path, job_id: str) -> bool:
     return (unit_dir / "timers.target.wants" / render.timer_name(job_id)).is_symlink()
 
 
+class Scheduled(NamedTuple):
+    """What planning and checking a job's timer need besides its unit files."""
+
+    name: str
+    enabled: bool
+    is_reboot: bool
+
+
+WATCHER = Scheduled("auto-sync watcher", True, False)
+
+
 def plan_systemd(config: Config, target: render.Target, unit_dir: Path) -> Plan:
     problems = _check_ids(config) + render.check_target(target)
     if problems:
         raise InvalidInput(problems)
     templates = template_dir()
     installed = managed_unit_files(unit_dir)
-    wanted: dict[str, dict[str, str]] = {}  # job id -> {file name: text}
+    wanted: dict[str, tuple[Scheduled, dict[str, str]]] = {}
     try:
         for job in config.jobs:
-            wanted[job.id] = render.job_units(job, target, templates)
-        wanted[WATCHER_ID] = render.sync_units(target, templates)
+            scheduled = Scheduled(job.name, job.enabled, parse(job.cron).is_reboot)
+            wanted[job.id] = (scheduled, render.job_units(job, target, templates))
+        wanted[WATCHER_ID] = (WATCHER, render.sync_units(target, templates))
     except render.RenderError as exc:
         raise InvalidInput([Problem(str(config.space.jobs_file), str(exc))]) from None
+    return plan_units(wanted, installed, unit_dir)
+
+
+def plan_units(
+    wanted: dict[str, tuple[Scheduled, dict[str, str]]], installed: dict[str, str], unit_dir: Path
+) -> Plan:
+    """The plan that leaves exactly the wanted unit files ({job id: (job, {file name: text})}) where
+    the managed files `installed` are now; InvalidInput when one would replace a file not cronsync's."""
     conflicts = [
         Problem(
             str(unit_dir / name),
             "exists but is not managed by cronsync (no marker line); move it away or rename the job",
         )
-        for files in wanted.values()
+        for _, files in wanted.values()
         for name in files
         if name not in installed and (unit_dir / name).exists()
     ]
     if conflicts:
         raise InvalidInput(conflicts)
 
-    jobs_by_id: dict[str, AnyJob] = {job.id: job for job in config.jobs}
     plan = Plan("systemd", [])
-    for job_id, files in wanted.items():
-        found = jobs_by_id.get(job_id)
+    for job_id, (scheduled, files) in wanted.items():
         plan.unit_texts.update(files)
-        if found is None:
-            plan.jobs.append(
-                _plan_job_units(job_id, "auto-sync watcher", True, False, files, installed, unit_dir, plan)
-            )
-        else:
-            is_reboot = parse(found.cron).is_reboot
-            plan.jobs.append(
-                _plan_job_units(
-                    job_id, found.name, found.enabled, is_reboot, files, installed, unit_dir, plan
-                )
-            )
+        plan.jobs.append(_plan_job_units(job_id, scheduled, files, installed, unit_dir, plan))
     installed_ids = {unit_job_id(name) for name in installed}
     for job_id in sorted(installed_ids - set(wanted)):
         names = sorted(name for name in installed if unit_job_id(name) == job_id)
@@ -367,14 +388,13 @@ def plan_systemd(config: Config, target: render.Target, unit_dir: Path) -> Plan:
 
 def _plan_job_units(
     job_id: str,
-    name: str,
-    enabled: bool,
-    is_reboot: bool,
+    scheduled: Scheduled,
     files: dict[str, str],
     installed: dict[str, str],
     unit_dir: Path,
     plan: Plan,
 ) -> JobPlan:
+    name, enabled, is_reboot = scheduled
     changes: list[str] = []
     diffs = []
     for file_name, text in files.items():
@@ -585,8 +605,8 @@ def apply_systemd(plan: Plan, manager: systemd.Manager, unit_dir: Path) -> Apply
     manager.enable(to_enable)
     manager.disable(to_disable)
 
-    stale = _changed_since_load(plan, unit_dir, manager.units_loaded_usec())
-    if report.files_written or report.files_deleted or to_enable or to_disable or stale:
+    changed = report.files_written or report.files_deleted or to_enable or to_disable
+    if changed or _changed_since_load(plan, unit_dir, manager.units_loaded_usec()):
         debug_pause("reload")
         manager.reload()
         report.reloaded = True
@@ -622,12 +642,13 @@ def _changed_since_load(plan: Plan, unit_dir: Path, loaded_usec: int) -> bool:
     what an apply killed before its daemon-reload leaves. One stat per file, where asking the manager
     for each unit's NeedDaemonReload costs a D-Bus round trip per unit."""
     paths = []
+    directory = str(unit_dir)  # plain strings: 3,000 pathlib joins cost more than the stats
     for unit in _plan_units(plan):
         wants = "paths.target.wants" if unit == render.SYNC_PATH_UNIT else "timers.target.wants"
         service = (
             render.SYNC_SERVICE_UNIT if unit == render.SYNC_PATH_UNIT else unit[: -len("timer")] + "service"
         )
-        paths += [unit_dir / unit, unit_dir / service, unit_dir / wants / unit]
+        paths += [f"{directory}/{unit}", f"{directory}/{service}", f"{directory}/{wants}/{unit}"]
     for path in paths:
         try:
             if os.lstat(path).st_mtime_ns // 1000 >= loaded_usec:
@@ -715,17 +736,22 @@ def apply_crontab(plan: Plan) -> ApplyReport:
     return report
 
 
-# --- the no-op fast path ------------------------------------------------------------------------
+# --- the manifest: validate and render only the jobs that changed -------------------------------
 #
-# A successful systemd apply records in USER/state/apply-manifest.json a key of everything that
-# decides the unit files (jobs.json, settings.json, the templates, the code that renders them, the
-# target argv, the unit dir) and the sha256 of every unit file it installed. When the next apply
-# finds the same key and exactly those files, validating and rendering would give the same plan:
-# it is made from the installed files instead, then carried out as usual (enabled links, files
-# newer than the manager's last load, and every timer's state are still checked and repaired).
+# A successful systemd apply records in USER/state/apply-manifest.json a key of every input that is
+# not a job ("base": settings.json, the user dir, the templates, the code that validates and
+# renders, the target argv, the unit dir, cronsync's version), the key of the compiled.json it left,
+# and per job a digest of its JSON object with what planning needs of it, and the sha256 of every
+# unit file it installed. The next apply with the same base validates and renders only the jobs
+# whose object it has no record of; every other job keeps its installed unit files, when they still
+# have the recorded sha256, and its compiled.json entry. What spans jobs is checked over all of them
+# again (distinct names and ids, every script in place). On any problem, or anything the manifest
+# cannot vouch for, all of jobs.json is validated and rendered, so that every problem is reported.
+# Either way the plan is carried out the same: enable links, files newer than the manager's last
+# load, and every timer's state are still checked and repaired.
 
-MANIFEST_FORMAT = "1"
-# cronsync's own modules whose code decides what is validated and rendered
+MANIFEST_FORMAT = "2"
+# cronsync's own modules whose code decides what is validated, rendered and compiled
 _RENDERING_MODULES = (
     "core/render.py",
     "core/schedule.py",
@@ -733,6 +759,7 @@ _RENDERING_MODULES = (
     "core/settings.py",
     "core/ids.py",
     "core/errors.py",
+    "compiled.py",
     "config.py",
     "paths.py",
     "sync.py",
@@ -745,14 +772,18 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def manifest_key(
-    space: UserSpace, target: render.Target, unit_dir: Path, sources: tuple[bytes, bytes | None]
-) -> str:
-    """A digest of every input the planned unit files depend on."""
+def job_key(raw: object) -> str:
+    """A digest of one job's JSON object as parsed: the layout of jobs.json around it does not count."""
+    import json
+
+    return _sha256(json.dumps(raw).encode())
+
+
+def base_key(space: UserSpace, target: render.Target, unit_dir: Path, settings_bytes: bytes | None) -> str:
+    """A digest of every input of validating and rendering a job other than the job itself."""
     import hashlib
 
     from cronsync import __version__
-    from cronsync.compiled import source_key
 
     digest = hashlib.sha256()
 
@@ -762,9 +793,13 @@ def manifest_key(
 
     add("format", MANIFEST_FORMAT.encode())
     add("version", __version__.encode())
+    add("user dir", space.root_str.encode())
     add("target", repr(target).encode())
     add("unit dir", str(unit_dir).encode())
-    add("sources", source_key(space, *sources).encode())
+    if settings_bytes is None:
+        add("no settings.json", b"")
+    else:
+        add("settings.json", settings_bytes)
     package = Path(__file__).parent
     for module in _RENDERING_MODULES:
         add(module, (package / module).read_bytes())
@@ -774,27 +809,46 @@ def manifest_key(
     return digest.hexdigest()
 
 
-def write_manifest(
-    config: Config, target: render.Target, unit_dir: Path, plan: Plan, sources: tuple[bytes, bytes | None]
-) -> None:
-    """Record what this apply installed and from what. Best effort: without it the next apply is slower."""
-    import json
+@dataclass(frozen=True)
+class JobRecord:
+    """What the manifest keeps of one applied job."""
 
+    key: str  # job_key of its JSON object
+    job_id: str
+    name: str
+    enabled: bool
+    is_reboot: bool
+    script: str | None  # a script job's payload.path
+
+    @property
+    def scheduled(self) -> Scheduled:
+        return Scheduled(self.name, self.enabled, self.is_reboot)
+
+
+def _record_of(key: str, job: AnyJob) -> JobRecord:
     from cronsync.core.jobs import ScriptJob
 
-    scripts = [job.payload.path for job in config.jobs if isinstance(job, ScriptJob)]
-    jobs = [
-        {"id": job.job_id, "name": job.name, "enabled": job.enabled, "is_reboot": job.is_reboot}
-        for job in plan.jobs
-        if job.action != "delete"
-    ]
-    files = {name: _sha256(text.encode()) for name, text in plan.unit_texts.items()}
+    script = job.payload.path if isinstance(job, ScriptJob) else None
+    return JobRecord(key, job.id, job.name, job.enabled, parse(job.cron).is_reboot, script)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    base: str
+    compiled: str  # the key of the compiled.json the apply left
+    jobs: list[JobRecord]
+    files: dict[str, str]  # unit file name -> sha256 of its text
+
+
+def write_manifest(space: UserSpace, manifest: Manifest) -> None:
+    """Best effort: without it the next apply validates and renders every job."""
+    import json
+
+    data = {**vars(manifest), "jobs": [vars(job) for job in manifest.jobs]}  # asdict: 10x slower
     try:
-        key = manifest_key(config.space, target, unit_dir, sources)
-        manifest = {"key": key, "jobs": jobs, "scripts": scripts, "files": files}
-        atomic_write(config.space.apply_manifest_file, json.dumps(manifest), 0o600)
+        atomic_write(space.apply_manifest_file, json.dumps(data), 0o600)
     except OSError:
-        forget_manifest(config.space)
+        forget_manifest(space)
 
 
 def forget_manifest(space: UserSpace) -> None:
@@ -802,16 +856,26 @@ def forget_manifest(space: UserSpace) -> None:
         space.apply_manifest_file.unlink()
 
 
-def _read_manifest(space: UserSpace) -> dict[str, object] | None:
+def read_manifest(space: UserSpace) -> Manifest | None:
+    """The manifest, or None when there is none or it is not one this code wrote."""
     import json
 
     try:
         fd = os.open(space.apply_manifest_file, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         with os.fdopen(fd, "rb") as handle:
             data = json.loads(handle.read())
-    except (OSError, ValueError):
+        jobs = [JobRecord(**job) for job in data["jobs"]]
+        manifest = Manifest(data["base"], data["compiled"], jobs, data["files"])
+    except (OSError, ValueError, KeyError, TypeError):
         return None
-    return data if isinstance(data, dict) else None
+    if not isinstance(manifest.files, dict):
+        return None
+    texts = [manifest.base, manifest.compiled, *manifest.files, *manifest.files.values()]
+    texts += [text for job in jobs for text in (job.key, job.job_id, job.name, job.script or "")]
+    flags = [flag for job in jobs for flag in (job.enabled, job.is_reboot)]
+    if not (all(isinstance(t, str) for t in texts) and all(isinstance(f, bool) for f in flags)):
+        return None
+    return manifest
 
 
 def _read_sources_quietly(space: UserSpace) -> tuple[bytes, bytes | None] | None:
@@ -827,55 +891,150 @@ def _read_sources_quietly(space: UserSpace) -> tuple[bytes, bytes | None] | None
         return None
 
 
-def fast_plan(space: UserSpace, unit_dir: Path) -> Plan | None:
-    """The systemd plan without validating or rendering, when the manifest of the last successful
-    apply vouches for it; None whenever anything differs (then the full plan is made)."""
+@dataclass
+class Update:
+    """A systemd plan and what a successful apply of it leaves in USER/state."""
+
+    plan: Plan
+    records: list[JobRecord]
+    base: str | None  # None: no manifest can vouch for this apply
+    compiled_key: str
+    # compiled.json to write before the plan is carried out; None when it is current
+    compiled: dict[str, Any] | None = None
+    recorded: Manifest | None = None  # the manifest as this apply found it
+
+    def manifest(self) -> Manifest | None:
+        if self.base is None:
+            return None
+        files = {name: _sha256(text.encode()) for name, text in self.plan.unit_texts.items()}
+        return Manifest(self.base, self.compiled_key, self.records, files)
+
+
+def _unit_names(job_id: str) -> tuple[str, str]:
+    if job_id == WATCHER_ID:
+        return render.SYNC_PATH_UNIT, render.SYNC_SERVICE_UNIT
+    return render.service_name(job_id), render.timer_name(job_id)
+
+
+def _intact_ids(installed: dict[str, str], recorded: dict[str, str]) -> set[str]:
+    """The jobs (and the watcher) whose unit files are all installed with the recorded sha256."""
+    same = {name for name, text in installed.items() if recorded.get(name) == _sha256(text.encode())}
+    ids = {unit_job_id(name) for name in same}
+    return {job_id for job_id in ids if all(name in same for name in _unit_names(job_id))}
+
+
+def plan_changes(space: UserSpace, unit_dir: Path, sources: tuple[bytes, bytes | None]) -> Update | None:
+    """The systemd plan, validating and rendering only the jobs that changed since the last successful
+    apply; None whenever the manifest cannot vouch for the others or anything is wrong (then all of
+    jobs.json is validated, and every problem reported)."""
+    import json
+
     from cronsync.compiled import read_compiled, source_key
 
-    manifest = _read_manifest(space)
-    sources = _read_sources_quietly(space)
-    if manifest is None or sources is None:
-        return None
+    manifest = read_manifest(space)
     target = installation_target(space)
     try:
-        if manifest["key"] != manifest_key(space, target, unit_dir, sources):
-            return None
-    except OSError:
+        base = base_key(space, target, unit_dir, sources[1])
+        data = json.loads(sources[0].decode())
+    except (OSError, ValueError, RecursionError):
         return None
-    if read_compiled(space, source_key(space, *sources)) is None:
-        return None  # the full path writes compiled.json for `cronsync exec`
+    if manifest is None or manifest.base != base or not isinstance(data, list):
+        return None
+    keys = [job_key(raw) for raw in data]
+    compiled_key = source_key(space, *sources)
+    compiled = read_compiled(space, manifest.compiled) or read_compiled(space, compiled_key)
+    if compiled is None or len(set(keys)) < len(keys):
+        return None  # two identical jobs: the full path names the duplicate
+    installed = managed_unit_files(unit_dir)
+    intact = _intact_ids(installed, manifest.files)
+    reused = _reusable(manifest.jobs, intact, installed, compiled["jobs"])
+    changed = [(key, raw) for key, raw in zip(keys, data, strict=True) if key not in reused]
+    checked = _check_and_render(space, target, sources[1], changed) if changed else []
+    if checked is None:
+        return None
+    fresh = iter(checked)
+    jobs = [reused[key] if key in reused else next(fresh) for key in keys]
+    records = [job.record for job in jobs]
+    wanted = {job.record.job_id: (job.record.scheduled, job.files) for job in jobs}
+    if len(wanted) < len(jobs) or len({record.name for record in records}) < len(jobs):
+        return None  # a changed job took another's name or id
     try:
-        jobs, scripts, files = manifest["jobs"], manifest["scripts"], manifest["files"]
-        if not (isinstance(jobs, list) and isinstance(scripts, list) and isinstance(files, dict)):
-            return None
-        for script in set(scripts):
-            space.script_path(script)  # validation checks the scripts exist: so does this
-        installed = managed_unit_files(unit_dir)
-        if {name: _sha256(text.encode()) for name, text in installed.items()} != files:
-            return None
-        plan = Plan("systemd", [], unit_texts=installed)
-        by_job: dict[str, dict[str, str]] = {}
-        for name, text in installed.items():
-            by_job.setdefault(unit_job_id(name), {})[name] = text
-        for job in jobs:
-            job_id = job["id"]
-            plan.jobs.append(
-                _plan_job_units(
-                    job_id,
-                    job["name"],
-                    job["enabled"],
-                    job["is_reboot"],
-                    by_job.pop(job_id),
-                    installed,
-                    unit_dir,
-                    plan,
-                )
-            )
-        if by_job:
-            return None
-    except (KeyError, TypeError, ValueError):
+        for script in {record.script for record in records if record.script is not None}:
+            space.script_path(script)
+        if WATCHER_ID in intact:
+            wanted[WATCHER_ID] = (WATCHER, {name: installed[name] for name in _unit_names(WATCHER_ID)})
+        else:
+            wanted[WATCHER_ID] = (WATCHER, render.sync_units(target, template_dir()))
+        plan = plan_units(wanted, installed, unit_dir)
+    except (ValueError, InvalidInput):  # a script gone, a unit that cannot be rendered, a conflict
         return None
-    return _with_crontab_warning(plan)
+    update = Update(_with_crontab_warning(plan), records, base, compiled_key, recorded=manifest)
+    if compiled["key"] != compiled_key:
+        entries = {job.record.job_id: job.entry for job in jobs}
+        update.compiled = {"key": compiled_key, "jobs": entries, "settings": compiled["settings"]}
+    return update
+
+
+class Prepared(NamedTuple):
+    """One job ready to plan: its manifest record, unit files and compiled.json entry."""
+
+    record: JobRecord
+    files: dict[str, str]
+    entry: dict[str, Any]
+
+
+def _reusable(
+    records: list[JobRecord], intact: set[str], installed: dict[str, str], compiled_jobs: dict[str, Any]
+) -> dict[str, Prepared]:
+    """The recorded jobs whose unit files and compiled.json entry are still as recorded, by key."""
+    return {
+        record.key: Prepared(
+            record,
+            {name: installed[name] for name in _unit_names(record.job_id)},
+            compiled_jobs[record.job_id],
+        )
+        for record in records
+        if record.job_id in intact and record.job_id in compiled_jobs
+    }
+
+
+def _check_and_render(
+    space: UserSpace, target: render.Target, settings_bytes: bytes | None, changed: list[tuple[str, Any]]
+) -> list[Prepared] | None:
+    """Each changed job ((key, JSON object)) validated against the user space, with its unit files and
+    compiled.json entry; None on any problem."""
+    from cronsync.config import check_jobs, compiled_job, load_settings
+
+    try:
+        settings, problems = load_settings(space, settings_bytes)
+    except InvalidInput:
+        return None
+    jobs, job_problems = check_jobs(space, settings, [raw for _, raw in changed])
+    if problems or job_problems or any(job.id == WATCHER_ID for job in jobs):
+        return None
+    templates = template_dir()
+    try:
+        return [
+            Prepared(_record_of(key, job), render.job_units(job, target, templates), compiled_job(job))
+            for (key, _), job in zip(changed, jobs, strict=True)
+        ]
+    except render.RenderError:
+        return None
+
+
+def full_update(config: Config, unit_dir: Path, sources: tuple[bytes, bytes | None]) -> Update:
+    """The systemd plan from all of a validated config; sources are the bytes it was validated from."""
+    import json
+
+    target = installation_target(config.space)
+    plan = _with_crontab_warning(plan_systemd(config, target, unit_dir))
+    data = json.loads(sources[0].decode())
+    records = [_record_of(job_key(raw), job) for raw, job in zip(data, config.jobs, strict=True)]
+    try:
+        base: str | None = base_key(config.space, target, unit_dir, sources[1])
+    except OSError:
+        base = None
+    return Update(plan, records, base, config.source_key)
 
 
 def _with_crontab_warning(plan: Plan) -> Plan:
@@ -937,32 +1096,42 @@ def make_plan(config: Config, context: Context) -> Plan:
 def apply(space: UserSpace, context: Context) -> tuple[Plan, ApplyReport]:
     """Load jobs.json under the lock (a save can land mid-apply), plan and carry the plan out."""
     with apply_lock(space):
-        if context.backend == "systemd":
-            plan = fast_plan(space, context.unit_dir)
-            if plan is not None:
-                return plan, _carry_out(plan, context)
-        from cronsync.config import parse_config, read_sources, write_compiled
-
-        sources = read_sources(space)
-        config, problems = parse_config(space, *sources)
-        if problems:
-            raise InvalidInput(problems)
-        write_compiled(config)
-        return _apply_locked(config, context, sources)
+        return _load_and_apply_locked(space, context)
 
 
-def _apply_locked(
-    config: Config, context: Context, sources: tuple[bytes, bytes | None]
-) -> tuple[Plan, ApplyReport]:
-    """Plan from a validated config and carry it out; sources are the bytes it was validated from."""
-    plan = make_plan(config, context)
-    report = _carry_out(plan, context)
+def _load_and_apply_locked(space: UserSpace, context: Context) -> tuple[Plan, ApplyReport]:
+    """Plan (validating only what changed, when the manifest allows) and carry the plan out."""
     if context.backend == "systemd":
-        if report.ok:
-            write_manifest(config, installation_target(config.space), context.unit_dir, plan, sources)
-        else:
-            forget_manifest(config.space)
-    return plan, report
+        sources = _read_sources_quietly(space)
+        update = plan_changes(space, context.unit_dir, sources) if sources is not None else None
+        if update is not None:
+            return _apply_update(space, update, context)
+    from cronsync.config import parse_config, read_sources, write_compiled
+
+    sources = read_sources(space)
+    config, problems = parse_config(space, *sources)
+    if problems:
+        raise InvalidInput(problems)
+    write_compiled(config)
+    if context.backend == "systemd":
+        return _apply_update(space, full_update(config, context.unit_dir, sources), context)
+    plan = make_plan(config, context)
+    return plan, _carry_out(plan, context)
+
+
+def _apply_update(space: UserSpace, update: Update, context: Context) -> tuple[Plan, ApplyReport]:
+    """Carry a systemd plan out; record it in the manifest if every timer came out right."""
+    if update.compiled is not None:
+        from cronsync.config import save_compiled
+
+        save_compiled(space, update.compiled)
+    report = _carry_out(update.plan, context)
+    manifest = update.manifest() if report.ok else None
+    if manifest is None:
+        forget_manifest(space)
+    elif manifest != update.recorded:
+        write_manifest(space, manifest)
+    return update.plan, report
 
 
 def _carry_out(plan: Plan, context: Context) -> ApplyReport:
@@ -981,28 +1150,23 @@ def watcher_apply(space: UserSpace, context: Context) -> ApplyReport | None:
     Skipped when the watcher is gone (uninstall ran while this waited for the lock) or when the
     watcher already handled these exact bytes (a burst of saves starts several of these).
     """
-    import hashlib
-
-    from cronsync.config import parse_config, read_sources, write_compiled
-
     with apply_lock(space):
-        if render.SYNC_PATH_UNIT not in managed_unit_files(context.unit_dir):
+        if _managed_text(context.unit_dir / render.SYNC_PATH_UNIT) is None:
             return None
-        sources = read_sources(space)
-        digest = hashlib.sha256(b"\0".join(part or b"" for part in sources)).hexdigest()
+        sources = _read_sources_quietly(space)
+        if sources is None:
+            return _load_and_apply_locked(space, context)[1]  # it says what cannot be read
+        # a save landing after this read starts another watcher apply, which sees it
+        digest = _sha256(b"\0".join(part or b"" for part in sources))
         seen_file = space.watcher_state_file
         with contextlib.suppress(OSError):
             if seen_file.read_text() == digest:
                 return None
         try:
-            config, problems = parse_config(space, *sources)
-            if problems:
-                raise InvalidInput(problems)
+            report = _load_and_apply_locked(space, context)[1]
         except InvalidInput:
             atomic_write(seen_file, digest)  # report these errors once, not once per save event
             raise
-        write_compiled(config)
-        report = _apply_locked(config, context, sources)[1]
         atomic_write(seen_file, digest)  # only now: an apply killed half way is redone
         return report
 

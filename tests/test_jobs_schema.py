@@ -112,6 +112,18 @@ def test_every_problem_is_reported_in_one_run(user_dir: Path) -> None:
     assert not any("jobs.json, job #0 (" in p for p in problems)
 
 
+def test_a_missing_script_shared_by_several_jobs_is_reported_on_each(user_dir: Path) -> None:
+    missing = {"path": "scripts/nope.py"}
+    write_jobs(
+        user_dir,
+        [script_job("One", payload=missing), script_job("Fine"), script_job("Two", payload=missing)],
+    )
+    problems = problems_of(user_dir)
+    assert len(problems) == 2, problems
+    assert "job #0 ('One'), field 'payload.path'" in problems[0] and "does not exist" in problems[0]
+    assert "job #2 ('Two'), field 'payload.path'" in problems[1] and "does not exist" in problems[1]
+
+
 def test_script_symlink_out_of_scripts_is_refused(user_dir: Path, tmp_path: Path) -> None:
     outside = tmp_path / "evil.py"
     outside.write_text("print('x')\n")

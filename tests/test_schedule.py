@@ -219,6 +219,13 @@ def test_schedules_that_can_fire_are_accepted(expression: str) -> None:
     assert schedule.is_reboot or len(fires) == 3
 
 
+def test_each_expression_is_parsed_once_and_a_refused_one_is_refused_every_time() -> None:
+    assert parse("17 3 * * 2") is parse("17 3 * * 2")  # 1,000 jobs share a few expressions
+    for _ in range(2):
+        with pytest.raises(ScheduleError):
+            parse("61 * * * *")
+
+
 def test_feb_29_fires_only_in_leap_years() -> None:
     fires = next_fires(parse("0 0 29 2 *"), datetime(2023, 1, 1, tzinfo=UTC), 3, "UTC")
     assert [fire.year for fire in fires] == [2024, 2028, 2032]

@@ -24,7 +24,9 @@ PROPERTIES_IFACE = b"org.freedesktop.DBus.Properties"
 TIMER_IFACE = b"org.freedesktop.systemd1.Timer"
 SERVICE_IFACE = b"org.freedesktop.systemd1.Service"
 UNIT_PROPERTIES = ("Id", "LoadState", "ActiveState", "SubState")
-TIMER_PROPERTIES = ("NextElapseUSecRealtime", "LastTriggerUSec", "Result")
+# what a timer has scheduled, and (history) when it last fired
+TIMER_SCHEDULE = ("NextElapseUSecRealtime",)
+TIMER_HISTORY = ("LastTriggerUSec",)
 USEC_INFINITY = 2**64 - 1
 TIME_PROPERTIES = (
     "NextElapseUSecRealtime",
@@ -70,7 +72,7 @@ class Manager(Protocol):
     def stop(self, unit: str) -> None: ...
     def restart(self, unit: str) -> None: ...
     def reset_failed(self, unit: str) -> None: ...
-    def states(self, units: Sequence[str]) -> dict[str, UnitState]: ...
+    def states(self, units: Sequence[str], *, history: bool = False) -> dict[str, UnitState]: ...
     def units_loaded_usec(self) -> int: ...
 
 
@@ -155,13 +157,10 @@ class DBusManager:
         )
         return reply.body
 
-    def _timer_properties(self, path: bytes) -> dict[str, Any]:
-        from pystemd.dbuslib import apply_signature
-
-        reply = self._bus.call_method(
-            DESTINATION, path, PROPERTIES_IFACE, b"GetAll", apply_signature(b"s", [TIMER_IFACE])
-        )
-        return {_text(key): value for key, value in reply.body.items()}
+    def _timer_properties(self, path: bytes, history: bool) -> dict[str, Any]:
+        # One Get per property read: GetAll on the Timer interface costs as much as two Gets.
+        names = (*TIMER_SCHEDULE, *TIMER_HISTORY) if history else TIMER_SCHEDULE
+        return {name: self._get(path, TIMER_IFACE, name.encode()) for name in names}
 
     def _service_properties(self, path: bytes) -> dict[str, Any]:
         # A service that never ran has no result to read: one Get instead of four.
@@ -173,9 +172,10 @@ class DBusManager:
             props[name] = self._get(path, SERVICE_IFACE, name.encode())
         return props
 
-    def states(self, units: Sequence[str]) -> dict[str, UnitState]:
-        """Load, active and sub state of every unit in one ListUnitsByNames call, then only the few
-        timer and service properties cronsync reads: GetAll on the Unit interface costs ~0.5 ms a unit."""
+    def states(self, units: Sequence[str], *, history: bool = False) -> dict[str, UnitState]:
+        """Load, active and sub state of every unit in one ListUnitsByNames call, then each timer's next
+        elapse (one D-Bus round trip a timer); with history, also when each timer last fired and each
+        service's last result and times. GetAll on the Unit interface costs ~0.5 ms a unit."""
         if not units:
             return {}
         listed = self._call(b"ListUnitsByNames", b"as", [u.encode() for u in units])
@@ -193,8 +193,8 @@ class DBusManager:
             if load_state == "loaded":
                 try:
                     if name.endswith(".timer"):
-                        props.update(self._timer_properties(path))
-                    elif name.endswith(".service"):
+                        props.update(self._timer_properties(path, history))
+                    elif history and name.endswith(".service"):
                         props.update(self._service_properties(path))
                 except Exception as exc:  # pystemd raises its own DBusError family
                     raise SystemdError(f"reading the properties of {name}: {exc}") from None
@@ -258,10 +258,11 @@ class SystemctlManager:
         with contextlib.suppress(SystemdError):
             self._run("reset-failed", unit)
 
-    def states(self, units: Sequence[str]) -> dict[str, UnitState]:
+    def states(self, units: Sequence[str], *, history: bool = False) -> dict[str, UnitState]:
         if not units:
             return {}
-        props = ",".join((*UNIT_PROPERTIES, *TIMER_PROPERTIES, *SERVICE_PROPERTIES))
+        extra = (*TIMER_HISTORY, *SERVICE_PROPERTIES) if history else ()
+        props = ",".join((*UNIT_PROPERTIES, *TIMER_SCHEDULE, *extra))
         out = self._run("show", f"--property={props}", "--timestamp=us+utc", *units)
         blocks = [block for block in out.split("\n\n") if block.strip()]
         result = {}

@@ -42,7 +42,7 @@ def command(ctx: click.Context, job_name: str, backend: str, no_wait: bool) -> N
 
 def _run_systemd(space: UserSpace, job: AnyJob, manager: Manager, no_wait: bool) -> int:
     service = render.service_name(job.id)
-    before = manager.states([service])[service]
+    before = manager.states([service], history=True)[service]
     if not before.loaded:
         fail(f"{service} is not installed ({before.load_state}); run `cronsync apply` first")
     space.request_manual_run(job.id)  # exec records the run as `manual`
@@ -52,7 +52,7 @@ def _run_systemd(space: UserSpace, job: AnyJob, manager: Manager, no_wait: bool)
         return 0
     give_up_unstarted = time.monotonic() + 10
     while True:
-        state = manager.states([service])[service]
+        state = manager.states([service], history=True)[service]
         started = state.exec_start_usec != before.exec_start_usec
         if state.active_state in ("inactive", "failed") and (started or time.monotonic() > give_up_unstarted):
             break

@@ -50,7 +50,7 @@ def job_rows(config: Config, context: Context, plans: dict[str, JobPlan]) -> lis
     states = {}
     if context.backend == "systemd" and context.manager is not None:
         names = [n for job in config.jobs for n in (render.timer_name(job.id), render.service_name(job.id))]
-        states = context.manager.states(names)  # one connection, every unit
+        states = context.manager.states(names, history=True)  # one connection, every unit
     logged: dict[
         object, dict[str, Any]
     ] = {}  # each job's last record, from one read of the log (not one per job)

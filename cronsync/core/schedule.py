@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from datetime import timezone as dt_timezone
+from functools import cache
 from zoneinfo import ZoneInfo
 
 
@@ -103,6 +104,7 @@ class Schedule:
 # ---------------------------------------------------------------------------------------------- parsing
 
 
+@cache  # pure, and a Schedule is immutable: 1,000 jobs share a handful of expressions
 def parse(expression: str) -> Schedule:
     """Parse a crontab(5) schedule; raise ScheduleError naming the field, the bad part and what is allowed."""
     text = expression.strip()
