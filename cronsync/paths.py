@@ -204,12 +204,6 @@ class UserSpace:
         """flock(2)ed by `cronsync apply` so that two applies (or the watcher's) never interleave."""
         return self.root / APPLY_LOCK_FILE
 
-    def resolve_script(self, path: str) -> Path:
-        """`script_path` as a Path."""
-        from pathlib import Path
-
-        return Path(self.script_path(path))
-
 
 def systemd_user_unit_dir() -> Path:
     """Where user units live: `$XDG_CONFIG_HOME/systemd/user`."""
