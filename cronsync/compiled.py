@@ -1,7 +1,8 @@
 """The compiled-config cache contract, import-light: `cronsync exec` reads it without pydantic.
 
-`cronsync.config.write_compiled` writes `USER/state/compiled.json` = {"key", "jobs", "settings"}, where
-"key" is `source_key` of the jobs.json and settings.json bytes it was validated from.
+`USER/state/compiled.json` = {"key", "jobs", "settings"}, where "key" is `source_key` of the jobs.json
+and settings.json bytes it was validated from. `cronsync.config.write_compiled` makes it from a
+validated config; apply also writes one from the entries of the jobs it did not need to validate again.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import sys
 
 from cronsync import __version__, fastjson
-from cronsync.paths import COMPILED_FILE, UserSpace
+from cronsync.paths import COMPILED_FILE, STATE_DIR, UserSpace
 
 TYPE_CHECKING = False  # typing itself costs milliseconds on every run: only mypy reads these
 if TYPE_CHECKING:
@@ -47,3 +48,23 @@ def read_compiled(space: UserSpace, key: str) -> dict[str, Any] | None:
     if not isinstance(data.get("jobs"), dict) or not isinstance(data.get("settings"), dict):
         return None
     return data
+
+
+def save_compiled(space: UserSpace, payload: dict[str, Any]) -> None:
+    """Replace compiled.json with payload ({"key", "jobs", "settings"}) atomically. Best effort."""
+    import contextlib
+    import os
+    import tempfile
+
+    try:
+        os.makedirs(space.path(STATE_DIR), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=space.path(STATE_DIR), prefix=".compiled.")
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(fastjson.dumps(payload))
+        os.replace(tmp, space.path(COMPILED_FILE))
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)  # a full disk: leave no partial temp file behind

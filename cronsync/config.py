@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
+from cronsync.compiled import read_compiled, save_compiled
 from cronsync.compiled import source_key as source_key
 from cronsync.core.errors import InvalidInput, Problem
 from cronsync.core.jobs import AgentJob, ScriptJob, format_loc, parse_json_text, validate_jobs_data
@@ -161,35 +161,11 @@ def compiled_job(job: AnyJob) -> dict[str, Any]:
 
 def write_compiled(config: Config) -> None:
     """Cache the validated config for exec, keyed by the bytes it came from. Best effort."""
-    try:
-        if json.loads(config.space.compiled_file.read_bytes()).get("key") == config.source_key:
-            return
-    except (OSError, ValueError):
-        pass
+    if read_compiled(config.space, config.source_key) is not None:
+        return
     payload = {
         "key": config.source_key,
         "jobs": {job.id: compiled_job(job) for job in config.jobs},
         "settings": config.settings.model_dump(mode="json"),
     }
     save_compiled(config.space, payload)
-
-
-def save_compiled(space: UserSpace, payload: dict[str, Any]) -> None:
-    """Replace compiled.json with payload ({"key", "jobs", "settings"}). Best effort."""
-    import contextlib
-    import os
-    import tempfile
-
-    state = space.state_dir
-    try:
-        state.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=state, prefix=".compiled.")
-    except OSError:
-        return
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(json.dumps(payload))  # json.dump writes piece by piece: 3x slower
-        os.replace(tmp, space.compiled_file)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)  # a full disk: leave no partial temp file behind

@@ -1122,7 +1122,7 @@ def _load_and_apply_locked(space: UserSpace, context: Context) -> tuple[Plan, Ap
 def _apply_update(space: UserSpace, update: Update, context: Context) -> tuple[Plan, ApplyReport]:
     """Carry a systemd plan out; record it in the manifest if every timer came out right."""
     if update.compiled is not None:
-        from cronsync.config import save_compiled
+        from cronsync.compiled import save_compiled
 
         save_compiled(space, update.compiled)
     report = _carry_out(update.plan, context)
