@@ -62,8 +62,8 @@ def save_compiled(space: UserSpace, payload: dict[str, Any]) -> None:
     except OSError:
         return
     try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(fastjson.dumps(payload))
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(fastjson.dumps(payload).encode())  # UTF-8 whatever the locale: exec reads UTF-8
         os.replace(tmp, space.path(COMPILED_FILE))
     except OSError:
         with contextlib.suppress(OSError):

@@ -15,7 +15,7 @@ import pytest
 
 from cronsync.compiled import source_key
 from cronsync.paths import UserSpace
-from tests.conftest import CRONSYNC_ARGV, REPO
+from tests.conftest import CRONSYNC_ARGV, REPO, cronsync
 from tests.exectools import exec_argv, log_records, make_space, run_exec, script_job
 
 RECORD_KEYS = {
@@ -106,6 +106,19 @@ def test_uses_the_compiled_cache_without_pydantic_click_or_apprise(tmp_path: Pat
     heavy |= {"pathlib", "typing", "dataclasses", "datetime", "hashlib", "subprocess"}  # ms each, every run
     heavy |= {"site", "json", "re", "enum", "signal"}  # ~6 ms together, every run
     assert not heavy & imported
+
+
+def test_a_non_ascii_job_is_cached_under_an_ascii_locale(tmp_path: Path) -> None:
+    """compiled.json is UTF-8 whatever the locale: validate writes it and exec reads it, no traceback."""
+    user = make_space(tmp_path, [script_job("Café", "cafe.sh")], scripts={"cafe.sh": "#!/bin/sh\necho ok\n"})
+    ascii_locale = {**os.environ, "LC_ALL": "C", "PYTHONCOERCECLOCALE": "0", "PYTHONUTF8": "0"}
+    validated = cronsync("validate", user_dir=user, env=ascii_locale)
+    assert validated.returncode == 0, validated.stderr
+    compiled = json.loads((user / "state" / "compiled.json").read_bytes().decode("utf-8"))
+    assert compiled["jobs"]["cafe"]["name"] == "Café"
+    argv = [*CRONSYNC_ARGV, "--user-dir", str(user), "exec", "cafe"]
+    result = subprocess.run(argv, capture_output=True, text=True, env=ascii_locale)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
 
 
 def test_a_cache_miss_loads_site_packages_on_demand(tmp_path: Path) -> None:
