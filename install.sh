@@ -36,8 +36,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   say "installing system packages: ${missing[*]}"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # wait for another apt (a machine's unattended upgrade at boot, say) instead of failing at once
+  wait_lock=(-o DPkg::Lock::Timeout=300)
+  $sudo apt-get "${wait_lock[@]}" update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get "${wait_lock[@]}" install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
   changed=1
 fi
 [ "$deps_only" -eq 1 ] && { [ "$changed" -eq 1 ] || say "system packages already installed"; exit 0; }
