@@ -32,7 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.harness import UserManager, missing_for_user_manager
+from tests.support.harness import UserManager, missing_for_user_manager
 
 GOALS_AT_1000 = {"first apply": 5.0, "no-op apply": 0.5, "one-job edit": 1.0, "status": 1.0}
 SCHEDULES = ["*/5 * * * *", "0 9 * * 1-5", "30 2 * * *", "15 */2 * * *", "0 0 1 * *", "@hourly"]

@@ -1,6 +1,6 @@
 """Print how long plan, apply (first, changed, no-op) and status take for N jobs on a real user manager,
 through pystemd and through the `systemctl --user` fallback. Needs root (it starts a private user manager
-with tests/harness.py). Baseline: `cronsync validate`, which loads the same jobs.json and talks to no
+with tests/support/harness.py). Baseline: `cronsync validate`, which loads the same jobs.json and talks to no
 scheduler.
 Usage: .venv/bin/python bench/bench_sync.py [N]
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.harness import UserManager  # noqa: E402
+from tests.support.harness import UserManager  # noqa: E402
 
 
 def jobs(count: int, hour: int) -> list[dict[str, object]]:

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from apply_scale import make_user_space
 
-from tests.harness import UserManager, missing_for_user_manager
+from tests.support.harness import UserManager, missing_for_user_manager
 
 GOAL_SECONDS = 2.0
 POLL_SECONDS = 0.01

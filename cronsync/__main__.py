@@ -1,7 +1,7 @@
 """Entry point. `cronsync exec` is dispatched before click is imported: it is on every run's path.
 
 Units and crontab entries run this file itself, as `python -I -S .../cronsync/__main__.py` (see
-`cronsync.sync.launcher_argv`): -S skips `site`, which costs milliseconds on every run. So the
+`cronsync.apply.target.launcher_argv`): -S skips `site`, which costs milliseconds on every run. So the
 directory holding the cronsync package goes on sys.path here, and site-packages is added on demand,
 by `SitePackagesOnDemand`, the first time an import needs more than the standard library.
 """
@@ -46,12 +46,14 @@ def main() -> None:
         or (len(argv) >= 3 and argv[0] == "--user-dir" and argv[2] == "exec")
         or (len(argv) >= 2 and argv[0].startswith("--user-dir=") and argv[1] == "exec")
     ):
-        from cronsync.commands.exec import fast_main
+        from cronsync.exec.main import fast_main
 
-        sys.exit(fast_main(argv))
-    from cronsync.cli import cli
+        code = fast_main(argv)
+        if code is not None:
+            sys.exit(code)
+    from cronsync.cli import main as cli_main
 
-    cli(prog_name="cronsync")
+    sys.exit(cli_main(argv))
 
 
 if __name__ == "__main__":

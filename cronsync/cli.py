@@ -1,52 +1,57 @@
-"""The click command group. Commands are imported only when they are run."""
+"""The click command group, and the one place where an error becomes the CLI's exit code and message.
+
+Commands live one a module in `cronsync.commands`; `COMMANDS` names each with its one-line summary,
+so `cronsync --help` imports none of them (nor pydantic). A command module is imported only when its
+command runs (or its own --help is asked for).
+"""
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import sys
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
 from cronsync import __version__
-from cronsync.core.errors import InvalidInput
-from cronsync.paths import UserSpace, resolve_user_dir
+from cronsync.commands.common import Invocation
+from cronsync.core.exits import INVALID, OK, CronsyncError
+from cronsync.userspace.paths import UserSpace, user_dir_path
 
-# command name -> module in cronsync.commands that defines `command`
-COMMANDS = {
-    "init": "init",
-    "validate": "validate",
-    "schema": "schema",
-    "explain": "explain",
-    "plan": "plan",
-    "apply": "apply",
-    "status": "status",
-    "list": "status",
-    "run": "run",
-    "logs": "logs",
-    "history": "history",
-    "edit": "edit",
-    "uninstall": "uninstall",
-    "doctor": "doctor",
-    "exec": "exec",
+# command -> (module in cronsync.commands that defines `command`, summary for `cronsync --help`)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("init", "Create a user space (config/, scripts/, logs/, state/) from the example."),
+    "validate": ("validate", "Check jobs.json and settings.json; exit 1 listing every problem."),
+    "schema": ("schema", "Print the JSON Schema of jobs.json (works without a user space)."),
+    "explain": ("explain", "Explain a cron EXPRESSION: its timer lines, crontab line and next runs."),
+    "plan": ("plan", "Show per job what apply would create, update or delete. Writes nothing."),
+    "apply": ("apply", "Install, update and remove timers (or crontab entries) to match jobs.json."),
+    "status": ("status", "List jobs: schedule, next run, last run, and whether the installed units match."),
+    "list": ("status", "Alias of status."),
+    "run": ("run", "Run JOB now through its scheduler, as a scheduled run."),
+    "logs": ("logs", "Show JOB's output (the journal, else USER/logs/scheduler.log)."),
+    "history": ("history", "The last runs (of JOB): start, trigger, status, duration, exit code."),
+    "edit": ("edit", "Open jobs.json in $VISUAL/$EDITOR; only a valid file replaces it, then applied."),
+    "uninstall": ("uninstall", "Remove cronsync's units and crontab entries, and nothing else."),
+    "doctor": ("doctor", "Check the machine for what jobs need to run, each finding with its fix."),
+    "exec": ("exec", "Run JOB now, as its timer or crontab entry does: lock, run, log, notify."),
 }
 
 
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(name for name, module in COMMANDS.items() if _module_exists(module))
+        return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        module = COMMANDS.get(cmd_name)
-        if module is None or not _module_exists(module):
+        if cmd_name not in COMMANDS:
             return None
-        command: click.Command = importlib.import_module(f"cronsync.commands.{module}").command
+        command: click.Command = importlib.import_module(f"cronsync.commands.{COMMANDS[cmd_name][0]}").command
         return command
 
-
-def _module_exists(module: str) -> bool:
-    return importlib.util.find_spec(f"cronsync.commands.{module}") is not None
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The summaries from COMMANDS, without importing a command module."""
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, summary) for name, (_, summary) in sorted(COMMANDS.items())])
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -60,30 +65,48 @@ def _module_exists(module: str) -> bool:
 @click.pass_context
 def cli(ctx: click.Context, user_dir: str | None) -> None:
     """Compile USER/config/jobs.json into systemd user timers or crontab entries."""
-    ctx.obj = UserSpace(resolve_user_dir(user_dir))
+    invocation = ctx.ensure_object(Invocation)
+    invocation.space = UserSpace(user_dir_path(user_dir))
 
 
-def user_space(ctx: click.Context) -> UserSpace:
-    space = ctx.find_object(UserSpace)
-    return space if space is not None else UserSpace(resolve_user_dir(None))
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; every error ends here: a CronsyncError is printed (as JSON for --json commands) and
+    exits with its code, a usage error with click's, anything else is reported as a bug."""
+    args = sys.argv[1:] if argv is None else argv
+    invocation = Invocation()
+    try:
+        result = cli.main(args=args, prog_name="cronsync", standalone_mode=False, obj=invocation)
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except click.ClickException as usage:
+        usage.show()
+        return usage.exit_code
+    except click.Abort:
+        click.echo("Aborted!", err=True)
+        return INVALID
+    except CronsyncError as error:
+        _report(error, invocation.json_output)
+        return error.exit_code
+    except Exception as bug:
+        from cronsync.userspace.bugreport import report_bug
+
+        space = invocation.space or UserSpace(user_dir_path(None))
+        return report_bug(bug, space.root_str, "cronsync")
+    return result if isinstance(result, int) else OK
 
 
-def fail(
-    problems: InvalidInput | str, *, as_json: bool = False, extra: dict[str, Any] | None = None
-) -> NoReturn:
-    """Report invalid input (every problem) and exit 1."""
+def _report(error: CronsyncError, as_json: bool) -> None:
     import json
 
-    if isinstance(problems, InvalidInput):
-        payload = {"ok": False, "errors": [p.to_json() for p in problems.problems]}
-        lines = [str(p) for p in problems.problems]
+    from cronsync.core.errors import InvalidInput
+
+    if isinstance(error, InvalidInput):
+        errors: list[dict[str, Any]] = [p.to_json() for p in error.problems]
+        lines = [str(p) for p in error.problems]
     else:
-        payload = {"ok": False, "errors": [{"message": problems}]}
-        lines = [problems]
+        errors, lines = [{"message": str(error)}], [str(error)]
     if as_json:
-        payload.update(extra or {})
-        click.echo(json.dumps(payload, indent=2))
+        click.echo(json.dumps({"ok": False, "errors": errors, **error.json_fields}, indent=2))
     else:
         for line in lines:
             click.echo(f"error: {line}", err=True)
-    sys.exit(1)

@@ -7,12 +7,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cronsync.compiled import read_compiled, save_compiled
-from cronsync.compiled import source_key as source_key
 from cronsync.core.errors import InvalidInput, Problem
 from cronsync.core.jobs import AgentJob, ScriptJob, format_loc, parse_json_text, validate_jobs_data
 from cronsync.core.settings import SETTINGS_ADAPTER, Settings
-from cronsync.paths import UserSpace
+from cronsync.userspace import sources
+from cronsync.userspace.compiled import current_signature, is_current, save_compiled, source_key
+from cronsync.userspace.paths import UserSpace
 
 AnyJob = ScriptJob | AgentJob
 
@@ -33,16 +33,11 @@ class Config:
 
 def read_sources(space: UserSpace) -> tuple[bytes, bytes | None]:
     """The raw bytes of jobs.json and settings.json (None when there is no settings.json)."""
-    try:
-        jobs_bytes = space.jobs_file.read_bytes()
-    except FileNotFoundError:
+    jobs_bytes, settings_bytes = sources.read_sources(space)
+    if jobs_bytes is None:
         raise InvalidInput(
             [Problem(str(space.jobs_file), "no jobs.json here; create a user space with `cronsync init`")]
-        ) from None
-    try:
-        settings_bytes: bytes | None = space.settings_file.read_bytes()
-    except FileNotFoundError:
-        settings_bytes = None
+        )
     return jobs_bytes, settings_bytes
 
 
@@ -160,12 +155,12 @@ def compiled_job(job: AnyJob) -> dict[str, Any]:
 
 
 def write_compiled(config: Config) -> None:
-    """Cache the validated config for exec, keyed by the bytes it came from. Best effort."""
-    if read_compiled(config.space, config.source_key) is not None:
+    """Cache the validated config for exec, keyed by the bytes it came from, with the stat signature
+    of jobs.json and settings.json if they still hold those bytes (stat'ed before they are read again:
+    a signature only ever vouches for bytes checked to be the validated ones). Best effort."""
+    space, key = config.space, config.source_key
+    signature = current_signature(space, key)
+    if is_current(space, key, signature):
         return
-    payload = {
-        "key": config.source_key,
-        "jobs": {job.id: compiled_job(job) for job in config.jobs},
-        "settings": config.settings.model_dump(mode="json"),
-    }
-    save_compiled(config.space, payload)
+    jobs = {job.id: compiled_job(job) for job in config.jobs}
+    save_compiled(space, key, signature, jobs, config.settings.model_dump(mode="json"))

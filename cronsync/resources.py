@@ -6,7 +6,10 @@ checkout or an editable install, at the top of the repository (templates/, USER/
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
+
+from cronsync.core.render import Templates
 
 _PACKAGE = Path(__file__).resolve().parent
 _IN_CHECKOUT = {"templates": "templates", "example": "USER"}
@@ -17,3 +20,10 @@ def resource_dir(name: str) -> Path:
         if candidate.is_dir():
             return candidate
     raise FileNotFoundError(f"cronsync is installed without its {name!r} files; reinstall it")
+
+
+@cache
+def templates() -> Templates:
+    """Every template shipped with cronsync, read once."""
+    folder = resource_dir("templates")
+    return Templates({path.name: path.read_text() for path in sorted(folder.glob("*.j2"))})

@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from cronsync.sync import launcher_argv
-from tests.harness import CronDaemon, UserManager, missing_for_cron, missing_for_user_manager
-
-REPO = Path(__file__).resolve().parent.parent
-EXAMPLE = REPO / "USER"
-# What units and crontab entries run: this interpreter, isolated and without site, on cronsync/__main__.py.
-CRONSYNC_ARGV = list(launcher_argv())
+from tests.support.cli import EXAMPLE
+from tests.support.harness import CronDaemon, UserManager, missing_for_cron, missing_for_user_manager
 
 
 @pytest.fixture(autouse=True)
@@ -41,16 +35,6 @@ def user_dir(tmp_path: Path) -> Path:
     target = tmp_path / "USER"
     shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns("logs", "state", "__pycache__"))
     return target
-
-
-def cronsync(
-    *args: str, user_dir: Path | None = None, check: bool = False, **kwargs: object
-) -> subprocess.CompletedProcess[str]:
-    """Run the real CLI in a child process, as a user would."""
-    argv = [sys.executable, "-m", "cronsync"]
-    if user_dir is not None:
-        argv += ["--user-dir", str(user_dir)]
-    return subprocess.run([*argv, *args], capture_output=True, text=True, check=check, timeout=120, **kwargs)  # type: ignore[call-overload]
 
 
 def unavailable(reason: str) -> None:

@@ -1,1 +1,1 @@
-"""Adapters at the edges: systemd, crontab, notifications, LLM backends."""
+"""One external system each: processes, the systemd user manager, the crontab, notifications, LLM backends."""

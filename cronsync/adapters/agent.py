@@ -14,19 +14,19 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from cronsync.runner import ProcessResult, StartError, run_process
+from cronsync.adapters.process import ProcessResult, StartError, run_process
+from cronsync.core.exits import JOB_CONFIG, JOB_NOT_FOUND, CronsyncError
 
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 MAX_BACKOFF_SECONDS = 30.0
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
-class AgentError(Exception):
+class AgentError(CronsyncError):
     """The agent could not answer; the message is safe to log (no secrets, no URLs with credentials)."""
 
     def __init__(self, message: str, *, exit_code: int = 1, timed_out: bool = False) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+        super().__init__(message, exit_code)
         self.timed_out = timed_out
 
 
@@ -51,7 +51,7 @@ def gather_context(
         argv = context_argv(command)
         shown = command if isinstance(command, str) else shlex.join(argv)
         if not argv:
-            raise AgentError(f"context command #{number} is empty", exit_code=78)
+            raise AgentError(f"context command #{number} is empty", exit_code=JOB_CONFIG)
         try:
             result = run_process(
                 argv,
@@ -62,7 +62,7 @@ def gather_context(
                 passthrough=False,
             )
         except StartError as exc:
-            raise AgentError(f"context command #{number} ({shown}): {exc}", exit_code=127) from None
+            raise AgentError(f"context command #{number} ({shown}): {exc}", exit_code=JOB_NOT_FOUND) from None
         if result.timed_out:
             raise AgentError(f"context command #{number} ({shown}) timed out", timed_out=True)
         if result.exit_code != 0:
@@ -202,4 +202,4 @@ def ask_command(
                 stdin=stdin,
             )
         except StartError as exc:
-            raise AgentError(f"agent command backend: {exc}", exit_code=78) from None
+            raise AgentError(f"agent command backend: {exc}", exit_code=JOB_CONFIG) from None

@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from cronsync.secretenv import Secrets, SecretsError, redact_url
+from cronsync.userspace.secrets import Secrets, SecretsError, redact_url
 
 ATTEMPTS = 3
 BACKOFF_SECONDS = 0.5  # doubled after each failed attempt

@@ -10,6 +10,8 @@ import os
 import select
 import time
 
+from cronsync.core.exits import JOB_CONFIG, CronsyncError
+
 TYPE_CHECKING = False  # typing itself costs milliseconds on every run: only mypy reads these
 if TYPE_CHECKING:
     import signal
@@ -21,17 +23,16 @@ else:
     except ImportError:  # pragma: no cover - every CPython has _signal
         import signal
 
-EXIT_TIMEOUT = 124  # as timeout(1)
-EXIT_SKIPPED = 75  # EX_TEMPFAIL: the previous run still holds the lock
-EXIT_CONFIG = 78  # EX_CONFIG: job missing, invalid, or cannot be started as configured
 KILL_GRACE_SECONDS = 5.0  # between SIGTERM and SIGKILL
 DRAIN_AFTER_EXIT_SECONDS = 1.0  # a background grandchild may keep the pipes open after the job exits
 SANE_PATH = ("~/.local/bin", "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 _READ_SIZE = 65536
 
 
-class StartError(Exception):
+class StartError(CronsyncError):
     """The job could not be started as configured (missing interpreter, working directory, ...)."""
+
+    exit_code = JOB_CONFIG
 
 
 class Capture:
@@ -307,74 +308,6 @@ def find_program(name: str, path_value: str) -> str | None:
         if folder and os.access(candidate, os.X_OK) and os.path.isfile(candidate):
             return candidate
     return None
-
-
-def read_shebang(script: str) -> list[str] | None:
-    try:
-        with open(script, "rb") as handle:
-            first = handle.read(256).split(b"\n", 1)[0]
-    except OSError:
-        return None
-    if not first.startswith(b"#!"):
-        return None
-    # Linux passes everything after the interpreter as one argument
-    interpreter, _, argument = first[2:].decode("utf-8", "replace").strip().partition(" ")
-    return [interpreter, argument.strip()] if argument.strip() else [interpreter] if interpreter else None
-
-
-_TS_RUNNERS: tuple[tuple[str, list[str]], ...] = (
-    ("tsx", []),
-    ("deno", ["run", "--allow-all"]),
-    ("bun", ["run"]),
-)
-_JS_RUNNERS: tuple[tuple[str, list[str]], ...] = (
-    ("node", []),
-    ("deno", ["run", "--allow-all"]),
-    ("bun", ["run"]),
-)
-
-
-def script_command(script: str, args: Sequence[str], *, python: str | None, path_value: str) -> list[str]:
-    """The argv that runs a script: by extension, else by its shebang. StartError says what to install."""
-    name = os.path.basename(script)
-    suffix = os.path.splitext(name)[1].lower()
-    if suffix == ".py":
-        interpreter = python or "python3"
-        if find_program(interpreter, path_value) is None:
-            raise StartError(
-                f"cannot run {name}: Python interpreter {interpreter!r} not found on PATH "
-                '(set "python" in settings.json or install python3)'
-            )
-        return [interpreter, script, *args]
-    if suffix == ".sh":
-        shebang = read_shebang(script)
-        shell = "bash" if shebang and "bash" in " ".join(shebang) else "sh"
-        return [shell, script, *args]
-    if suffix in (".ts", ".mts", ".cts", ".js", ".mjs", ".cjs"):
-        runners = _TS_RUNNERS if "ts" in suffix else _JS_RUNNERS
-        for program, extra in runners:
-            if find_program(program, path_value):
-                return [program, *extra, script, *args]
-        install = "tsx (npm install -g tsx)" if "ts" in suffix else "Node.js (apt install nodejs)"
-        names = ", ".join(program for program, _ in runners)
-        raise StartError(f"cannot run {name}: none of {names} is on PATH; install {install}")
-    return _shebang_command(script, args, path_value)
-
-
-def _shebang_command(script: str, args: Sequence[str], path_value: str) -> list[str]:
-    name = os.path.basename(script)
-    shebang = read_shebang(script)
-    executable = os.access(script, os.X_OK)
-    if shebang is None:
-        if executable:
-            return [script, *args]
-        raise StartError(
-            f"cannot run {name}: no known extension (.py .sh .ts .js), no '#!' line and not "
-            f"executable; add a shebang such as '#!/usr/bin/env python3' or rename it"
-        )
-    if find_program(shebang[0], path_value) is None:
-        raise StartError(f"cannot run {name}: its interpreter {shebang[0]!r} (from '#!') is missing")
-    return [script, *args] if executable else [*shebang, script, *args]
 
 
 def job_environment(extra: Mapping[str, str], base: Mapping[str, str] | None = None) -> dict[str, str]:

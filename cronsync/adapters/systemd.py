@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from cronsync.core.exits import CronsyncError
+
 DESTINATION = b"org.freedesktop.systemd1"
 MANAGER_PATH = b"/org/freedesktop/systemd1"
 MANAGER_IFACE = b"org.freedesktop.systemd1.Manager"
@@ -38,7 +40,7 @@ _SHOW_TIME = re.compile(r"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})(?:\.(\d+))? UTC"
 SERVICE_PROPERTIES = ("Result", "ExecMainStartTimestamp", "ExecMainExitTimestamp", "ExecMainStatus")
 
 
-class SystemdError(RuntimeError):
+class SystemdError(CronsyncError):
     """The user manager refused or failed a request."""
 
 
@@ -347,11 +349,6 @@ def wait_for(
         states.update(manager.states(pending))
         pending = [name for name in pending if not ready(states[name])]
     return states
-
-
-def unit_dir_enabled(unit_dir: Path, unit: str, wanted_by: str) -> bool:
-    """Whether `systemctl enable` linked the unit into its target's .wants (read from disk)."""
-    return (unit_dir / f"{wanted_by}.wants" / unit).is_symlink()
 
 
 def lingering(user: str) -> bool | None:

@@ -1,1 +1,1 @@
-"""One module per command."""
+"""One module per command: click options, one call, print. Commands raise; only cli.py exits."""

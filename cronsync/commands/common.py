@@ -1,22 +1,47 @@
-"""Pieces several commands share: the --backend option and turning machine errors into exit 1."""
+"""What several commands share: the invocation (user space, JSON mode), --backend and --json, finding a job.
+
+Commands raise; they never exit: `cronsync.cli.main` turns every error into its message and exit code.
+"""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from cronsync.adapters.crontab import CrontabError
-from cronsync.adapters.systemd import SystemdError
-from cronsync.cli import fail
-from cronsync.core.errors import InvalidInput
-from cronsync.paths import UserSpace
-from cronsync.sync import BackendUnavailable, InstallError
+from cronsync.core.exits import CronsyncError
+from cronsync.userspace.paths import UserSpace, user_dir_path
 
 if TYPE_CHECKING:  # the schema (pydantic) loads only where a command needs it: apply's fast path does not
     from cronsync.config import AnyJob, Config
+
+
+class Invocation:
+    """The click context's object: the user space of this run, and whether it prints JSON."""
+
+    def __init__(self) -> None:
+        self.space: UserSpace | None = None
+        self.json_output = False
+
+
+def user_space(ctx: click.Context) -> UserSpace:
+    invocation = ctx.find_object(Invocation)
+    if invocation is not None and invocation.space is not None:
+        return invocation.space
+    return UserSpace(user_dir_path(None))
+
+
+def _json_mode(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    invocation = ctx.find_object(Invocation)
+    if invocation is not None:
+        invocation.json_output = value  # so that an error is printed as JSON too
+    return value
+
+
+JSON_OPTION: Callable[[Any], Any] = click.option(
+    "--json", "as_json", is_flag=True, callback=_json_mode, help="Print one JSON object (see README)."
+)
 
 BACKEND_OPTION: Callable[[Any], Any] = click.option(
     "--backend",
@@ -27,25 +52,13 @@ BACKEND_OPTION: Callable[[Any], Any] = click.option(
 )
 
 
-@contextlib.contextmanager
-def backend_errors(as_json: bool = False) -> Iterator[None]:
-    """A scheduler that refuses or is missing: a clear message and exit 1, never a traceback."""
-    try:
-        yield
-    except (BackendUnavailable, SystemdError, CrontabError, InstallError) as exc:
-        fail(str(exc), as_json=as_json)
-    except InvalidInput as exc:  # e.g. an unsafe state file met under the apply lock
-        fail(exc, as_json=as_json)
-
-
 def complete_job_names(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
     """Shell completion of job names and ids from jobs.json (nothing when it cannot be read)."""
     from cronsync.config import parse_config, read_sources
-    from cronsync.paths import UserSpace, resolve_user_dir
 
     try:
         # While completing, the group callback has not run: read --user-dir from the root's params.
-        space = UserSpace(resolve_user_dir(ctx.find_root().params.get("user_dir")))
+        space = UserSpace(user_dir_path(ctx.find_root().params.get("user_dir")))
         config, _ = parse_config(space, *read_sources(space))
     except Exception:
         return []
@@ -54,15 +67,12 @@ def complete_job_names(ctx: click.Context, param: click.Parameter, incomplete: s
 
 
 def load_job(space: UserSpace, name_or_id: str) -> tuple[Config, AnyJob]:
-    """The valid config and the job named (or with the id) `name_or_id`; else every problem and exit 1."""
+    """The valid config and the job named (or with the id) `name_or_id`; InvalidInput or CronsyncError."""
     from cronsync.config import load_config
 
-    try:
-        config = load_config(space)
-    except InvalidInput as exc:
-        fail(exc)
+    config = load_config(space)
     job = config.find(name_or_id)
     if job is None:
         known = ", ".join(j.id for j in config.jobs) or "none"
-        fail(f"no job named or with id {name_or_id!r} in {space.jobs_file} (jobs: {known})")
+        raise CronsyncError(f"no job named or with id {name_or_id!r} in {space.jobs_file} (jobs: {known})")
     return config, job

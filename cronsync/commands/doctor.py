@@ -13,16 +13,15 @@ from typing import Literal
 import click
 
 from cronsync.adapters import crontab, systemd
-from cronsync.cli import user_space
+from cronsync.apply.crontab import CrontabBackend
+from cronsync.apply.engine import installed_backend, make_plan
+from cronsync.apply.unitfiles import managed_unit_files
+from cronsync.commands.common import JSON_OPTION, user_space
 from cronsync.config import load_config
+from cronsync.core.crontab_block import split
 from cronsync.core.errors import InvalidInput
-from cronsync.paths import UserSpace, systemd_user_unit_dir
-from cronsync.sync import (
-    Context,
-    crontab_has_block,
-    make_plan,
-    managed_unit_files,
-)
+from cronsync.core.exits import CronsyncError
+from cronsync.userspace.paths import UserSpace, systemd_user_unit_dir
 
 Level = Literal["ok", "warning", "error"]
 
@@ -36,9 +35,9 @@ class Finding:
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (see README).")
+@JSON_OPTION
 @click.pass_context
-def command(ctx: click.Context, as_json: bool) -> None:
+def command(ctx: click.Context, as_json: bool) -> int:
     """Check the user manager, lingering, cron, and that installed units point at an existing cronsync."""
     findings = run_checks(user_space(ctx))
     ok = all(f.level != "error" for f in findings)
@@ -49,14 +48,14 @@ def command(ctx: click.Context, as_json: bool) -> None:
             click.echo(f"[{finding.level}] {finding.check}: {finding.message}")
             if finding.fix:
                 click.echo(f"    fix: {finding.fix}")
-    ctx.exit(0 if ok else 1)
+    return 0 if ok else 1
 
 
 def run_checks(space: UserSpace) -> list[Finding]:
     user = getpass.getuser()
     unit_dir = systemd_user_unit_dir()
     units = managed_unit_files(unit_dir)
-    uses_crontab = crontab_has_block(space.jobs_file)  # this user space's entries, not another's
+    uses_crontab = CrontabBackend().holds_schedules(space.jobs_file)  # this user space's, not another's
     manager = systemd.connect()
     findings = [_manager_finding(manager, user, required=bool(units) or not uses_crontab)]
     findings.append(_linger_finding(user))
@@ -121,7 +120,7 @@ def _executable_findings(units: dict[str, str], uses_crontab: bool) -> list[Find
                 words = shlex.split(line.removeprefix("ExecStart=").replace("%%", "%").replace("$$", "$"))
                 commands[name] = _program_paths(words)
     if uses_crontab:
-        for job_id, entry in crontab.split(crontab.read() or "").entries().items():
+        for job_id, entry in split(crontab.read() or "").entries().items():
             commands[f"crontab entry {job_id}"] = _program_paths(shlex.split(entry.command))
     missing = {
         where: " ".join(paths)
@@ -152,13 +151,13 @@ def _sync_finding(space: UserSpace, manager: systemd.Manager | None, uses_cronta
         )
     if manager is None and not uses_crontab:
         return Finding("installed", "warning", "nothing is installed", "cronsync apply")
-    context = Context(
-        "crontab" if uses_crontab and manager is None else "systemd", manager, systemd_user_unit_dir()
-    )
     try:
-        plan = make_plan(config, context)
+        backend = installed_backend("auto")
+        plan = make_plan(config, backend)
     except InvalidInput as exc:
         return Finding("installed", "error", str(exc.problems[0]), "cronsync plan")
+    except CronsyncError as exc:
+        return Finding("installed", "error", str(exc), "cronsync doctor")
     stale = [f"{job.job_id} ({job.action})" for job in plan.jobs if job.action != "unchanged"]
     if stale:
         return Finding(
@@ -167,4 +166,4 @@ def _sync_finding(space: UserSpace, manager: systemd.Manager | None, uses_cronta
             f"installed schedules differ from jobs.json: {', '.join(stale)}",
             "cronsync apply",
         )
-    return Finding("installed", "ok", f"installed {context.backend} schedules match jobs.json")
+    return Finding("installed", "ok", f"installed {backend.name} schedules match jobs.json")

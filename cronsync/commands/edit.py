@@ -11,18 +11,19 @@ from pathlib import Path
 
 import click
 
-from cronsync.cli import fail, user_space
-from cronsync.commands.common import BACKEND_OPTION, backend_errors
+from cronsync.commands.common import BACKEND_OPTION, user_space
 from cronsync.config import parse_config, read_sources
 from cronsync.core.errors import InvalidInput, Problem
-from cronsync.paths import UserSpace
+from cronsync.core.exits import CronsyncError
+from cronsync.userspace.files import atomic_write
+from cronsync.userspace.paths import UserSpace
 
 
 @click.command()
 @BACKEND_OPTION
 @click.option("--no-apply", is_flag=True, help="Only replace jobs.json; do not apply it.")
 @click.pass_context
-def command(ctx: click.Context, backend: str, no_apply: bool) -> None:
+def command(ctx: click.Context, backend: str, no_apply: bool) -> int:
     """Open jobs.json in $VISUAL/$EDITOR; only a valid file replaces it, and is then applied."""
     space = user_space(ctx)
     original, settings = read_sources(space)
@@ -35,24 +36,27 @@ def command(ctx: click.Context, backend: str, no_apply: bool) -> None:
         if edited == original:
             shutil.rmtree(workdir)
             click.echo("no changes; jobs.json left as it was")
-            return
+            return 0
         problems = _problems(space, edited, settings)
         if not problems:
             break
         for problem in problems:
             click.echo(f"error: {problem}", err=True)
         if not click.confirm("jobs.json is not valid. Edit again?", default=True, err=True):
-            fail(f"jobs.json left unchanged; your edit is kept in {draft}")
+            raise CronsyncError(f"jobs.json left unchanged; your edit is kept in {draft}")
     if space.jobs_file.read_bytes() != original:
-        fail(f"jobs.json changed while you were editing; left unchanged, your edit is kept in {draft}")
+        raise CronsyncError(
+            f"jobs.json changed while you were editing; left unchanged, your edit is kept in {draft}"
+        )
     _replace(space.jobs_file, edited)
     shutil.rmtree(workdir)
     click.echo(f"{space.jobs_file} saved")
-    if not no_apply:
-        from cronsync.commands.apply import command as apply_command
+    if no_apply:
+        return 0
+    from cronsync.commands.apply import command as apply_command
 
-        with backend_errors():
-            ctx.invoke(apply_command, backend=backend, as_json=False, from_watcher=False)
+    code: int = ctx.invoke(apply_command, backend=backend, as_json=False, from_watcher=False)
+    return code
 
 
 def _editor() -> list[str]:
@@ -65,9 +69,11 @@ def _run_editor(draft: Path) -> None:
     try:
         code = subprocess.run(argv, check=False).returncode
     except OSError as exc:
-        fail(f"cannot start the editor {argv[0]!r}: {exc}; set $VISUAL or $EDITOR")
+        raise CronsyncError(f"cannot start the editor {argv[0]!r}: {exc}; set $VISUAL or $EDITOR") from None
     if code != 0:
-        fail(f"the editor exited with status {code}; jobs.json left unchanged (your edit: {draft})")
+        raise CronsyncError(
+            f"the editor exited with status {code}; jobs.json left unchanged (your edit: {draft})"
+        )
 
 
 def _problems(space: UserSpace, edited: bytes, settings: bytes | None) -> list[Problem]:
@@ -80,6 +86,4 @@ def _problems(space: UserSpace, edited: bytes, settings: bytes | None) -> list[P
 
 def _replace(target: Path, data: bytes) -> None:
     """Atomically, keeping the file's mode."""
-    from cronsync.sync import atomic_write
-
-    atomic_write(target, data.decode("utf-8"), mode=target.stat().st_mode & 0o777)
+    atomic_write(target, data, mode=target.stat().st_mode & 0o777)

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-import zoneinfo
 from datetime import UTC, datetime
 from typing import Any
 
 import click
 
-from cronsync.cli import fail
+from cronsync.commands.common import JSON_OPTION
 from cronsync.core.schedule import (
     Schedule,
     ScheduleError,
+    check_zone,
     crontab_expression,
     describe,
     next_fires,
@@ -34,14 +34,15 @@ MAX_NEXT = 1000
     show_default=True,
     help="How many next fire times to show.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (see README).")
+@JSON_OPTION
 def command(expression: str, timezone: str | None, count: int, as_json: bool) -> None:
     """Explain a cron EXPRESSION, e.g. cronsync explain "0 9 * * 1-5" --timezone Europe/Berlin."""
     try:
         schedule = parse(expression)
         _check_zone(timezone)
     except ScheduleError as exc:
-        fail(str(exc), as_json=as_json, extra={"error": str(exc)})
+        exc.json_fields["error"] = str(exc)
+        raise
     explanation = explain(schedule, timezone, count, datetime.now(UTC))
     if as_json:
         click.echo(json.dumps(explanation, indent=2))
@@ -53,11 +54,9 @@ def _check_zone(timezone: str | None) -> None:
     if timezone is None:
         return
     try:
-        zoneinfo.ZoneInfo(timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ScheduleError(
-            f"--timezone: {timezone!r} is not an IANA time zone name; e.g. 'Europe/Berlin', 'UTC'"
-        ) from None
+        check_zone(timezone)
+    except ScheduleError as exc:
+        raise ScheduleError(f"--timezone: {exc}") from None
 
 
 def explain(schedule: Schedule, timezone: str | None, count: int, now: datetime) -> dict[str, Any]:

@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
-from cronsync.cli import user_space
+from cronsync.commands.common import user_space
 from cronsync.core.ids import job_id
-from cronsync.runlog import read_json_lines
+from cronsync.userspace.runlog import read_json_lines
 
 
 def matches(record: dict[str, Any], wanted: str) -> bool:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from cronsync.cli import user_space
-from cronsync.paths import UserSpace
+from cronsync.commands.common import user_space
 from cronsync.resources import resource_dir
+from cronsync.userspace.paths import UserSpace
 
 EXAMPLE_FILES = ("config/jobs.json", "config/settings.json", "scripts/clean_tmp.py")
 

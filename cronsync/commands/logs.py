@@ -10,9 +10,8 @@ from pathlib import Path
 
 import click
 
-from cronsync.cli import user_space
-from cronsync.commands.common import complete_job_names, load_job
-from cronsync.runlog import read_json_lines
+from cronsync.commands.common import complete_job_names, load_job, user_space
+from cronsync.userspace.runlog import read_json_lines
 
 JOURNAL_SOCKET = Path("/run/systemd/journal/socket")
 

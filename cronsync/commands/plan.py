@@ -6,27 +6,21 @@ import json
 
 import click
 
-from cronsync.cli import fail, user_space
-from cronsync.commands.common import BACKEND_OPTION, backend_errors
+from cronsync.apply.engine import choose_backend, make_plan
+from cronsync.commands.common import BACKEND_OPTION, JSON_OPTION, user_space
 from cronsync.config import load_config
-from cronsync.core.errors import InvalidInput
-from cronsync.sync import Plan, choose_backend, make_plan
+from cronsync.core.plan import Plan
 
 
 @click.command()
 @BACKEND_OPTION
 @click.option("--diff", "show_diff", is_flag=True, help="Show each file's or entry's diff.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (see README).")
+@JSON_OPTION
 @click.pass_context
 def command(ctx: click.Context, backend: str, show_diff: bool, as_json: bool) -> None:
     """Show per job what apply would create, update or delete. Writes nothing."""
     space = user_space(ctx)
-    with backend_errors(as_json):
-        context = choose_backend(backend)
-        try:
-            plan = make_plan(load_config(space), context)
-        except InvalidInput as exc:
-            fail(exc, as_json=as_json)
+    plan = make_plan(load_config(space), choose_backend(backend))
     if as_json:
         click.echo(json.dumps(plan.to_json(show_diff), indent=2))
         return

@@ -4,58 +4,44 @@ from __future__ import annotations
 
 import functools
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 import click
 
-from cronsync.cli import fail, user_space
-from cronsync.commands.common import BACKEND_OPTION, backend_errors
-from cronsync.config import AnyJob, Config, load_config
-from cronsync.core import render
-from cronsync.core.errors import InvalidInput
-from cronsync.core.schedule import describe, next_fires, parse
-from cronsync.runlog import read_json_lines
-from cronsync.sync import Context, JobPlan, installed_backend, make_plan
+from cronsync.apply.engine import Backend, installed_backend, make_plan
+from cronsync.commands.common import BACKEND_OPTION, JSON_OPTION, user_space
+from cronsync.config import Config, load_config
+from cronsync.core.plan import JobPlan
+from cronsync.core.schedule import describe, parse
+from cronsync.userspace.runlog import read_json_lines
 
 INSTALLED = {"unchanged": "in-sync", "create": "missing", "update": "differs"}
 
 
 @click.command()
 @BACKEND_OPTION
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (see README).")
+@JSON_OPTION
 @click.pass_context
 def command(ctx: click.Context, backend: str, as_json: bool) -> None:
     """List jobs: id, enabled, schedule, next run, last run, and whether the installed units match."""
     space = user_space(ctx)
-    with backend_errors(as_json):
-        context = installed_backend(backend)
-        try:
-            config = load_config(space)
-            plan = make_plan(config, context)
-        except InvalidInput as exc:
-            fail(exc, as_json=as_json)
-        rows = job_rows(config, context, {job.job_id: job for job in plan.jobs})
+    chosen = installed_backend(backend)
+    config = load_config(space)
+    plan = make_plan(config, chosen)
+    rows = job_rows(config, chosen, {job.job_id: job for job in plan.jobs})
     if as_json:
-        click.echo(json.dumps({"ok": True, "backend": context.backend, "jobs": rows}, indent=2))
+        click.echo(json.dumps({"ok": True, "backend": chosen.name, "jobs": rows}, indent=2))
     else:
-        print_rows(context.backend, rows)
+        print_rows(chosen.name, rows)
 
 
-def _iso(usec: int) -> str | None:
-    return datetime.fromtimestamp(usec / 1e6, UTC).isoformat(timespec="seconds") if usec > 0 else None
-
-
-def job_rows(config: Config, context: Context, plans: dict[str, JobPlan]) -> list[dict[str, Any]]:
-    states = {}
-    if context.backend == "systemd" and context.manager is not None:
-        names = [n for job in config.jobs for n in (render.timer_name(job.id), render.service_name(job.id))]
-        states = context.manager.states(names, history=True)  # one connection, every unit
-    logged: dict[
-        object, dict[str, Any]
-    ] = {}  # each job's last record, from one read of the log (not one per job)
+def job_rows(config: Config, backend: Backend, plans: dict[str, JobPlan]) -> list[dict[str, Any]]:
+    # each job's last record, from one read of the log (not one per job)
+    logged: dict[object, dict[str, Any]] = {}
     for record in read_json_lines(config.space.log_file):
         logged[record.get("job_id")] = record
+    installed = {job_id for job_id, plan in plans.items() if plan.action != "create"}
+    facts = backend.schedule_facts(config.jobs, installed)
     rows = []
     for job in config.jobs:
         plan = plans.get(job.id)
@@ -74,18 +60,7 @@ def job_rows(config: Config, context: Context, plans: dict[str, JobPlan]) -> lis
             "installed": INSTALLED.get(plan.action, "differs") if plan else "missing",
             "changes": plan.changes if plan else [],
         }
-        if states:
-            timer, service = states[render.timer_name(job.id)], states[render.service_name(job.id)]
-            row["next_run"] = _iso(timer.next_elapse_usec)
-            row["last_run"] = _iso(timer.last_trigger_usec or service.exec_start_usec)
-            if service.exec_start_usec:
-                row["last_result"] = service.result or None
-                if service.exec_exit_usec >= service.exec_start_usec:
-                    row["last_duration_s"] = round(
-                        (service.exec_exit_usec - service.exec_start_usec) / 1e6, 3
-                    )
-        elif job.enabled and row["installed"] != "missing":
-            row["next_run"] = _next_cron_run(job)
+        row.update(facts.get(job.id, {}))
         _fill_from_log(row, logged.get(job.id))
         rows.append(row)
     return rows
@@ -94,12 +69,6 @@ def job_rows(config: Config, context: Context, plans: dict[str, JobPlan]) -> lis
 @functools.lru_cache(maxsize=1024)
 def _describe(cron: str) -> str:
     return describe(parse(cron))
-
-
-def _next_cron_run(job: AnyJob) -> str | None:
-    """Cron runs entries in the machine's local time."""
-    fires = next_fires(parse(job.cron), datetime.now().astimezone(), 1)
-    return fires[0].isoformat(timespec="seconds") if fires else None
 
 
 def _fill_from_log(row: dict[str, Any], entry: dict[str, Any] | None) -> None:

@@ -6,13 +6,13 @@ import json
 
 import click
 
-from cronsync.cli import fail, user_space
+from cronsync.commands.common import JSON_OPTION, user_space
 from cronsync.config import load_config
 from cronsync.core.errors import InvalidInput
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (see README).")
+@JSON_OPTION
 @click.pass_context
 def command(ctx: click.Context, as_json: bool) -> None:
     """Check jobs.json and settings.json; exit 1 listing every problem."""
@@ -20,7 +20,8 @@ def command(ctx: click.Context, as_json: bool) -> None:
     try:
         config = load_config(space)
     except InvalidInput as exc:
-        fail(exc, as_json=as_json, extra={"jobs_file": str(space.jobs_file)})
+        exc.json_fields["jobs_file"] = str(space.jobs_file)
+        raise
     if as_json:
         jobs = [
             {"index": i, "id": job.id, "name": job.name, "action": job.action}

@@ -1,1 +1,1 @@
-"""The pure core: schema, schedule translation and rendering. Nothing here touches the machine."""
+"""The pure core: schema, schedules, rendering, planning. No I/O; it imports nothing of cronsync but core."""

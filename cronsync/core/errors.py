@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cronsync.core.exits import INVALID, CronsyncError
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -45,8 +47,10 @@ class Problem:
         }
 
 
-class InvalidInput(Exception):
+class InvalidInput(CronsyncError):
     """Raised with every problem found, never only the first."""
+
+    exit_code = INVALID
 
     def __init__(self, problems: list[Problem]) -> None:
         super().__init__("\n".join(str(p) for p in problems))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import zoneinfo
 from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
@@ -20,7 +19,7 @@ from pydantic import (
 
 from cronsync.core.errors import InvalidInput, Problem
 from cronsync.core.ids import job_id
-from cronsync.core.schedule import ScheduleError
+from cronsync.core.schedule import ScheduleError, check_zone
 from cronsync.core.schedule import parse as parse_schedule
 
 MAX_NAME_LENGTH = 200
@@ -187,9 +186,9 @@ class JobBase(StrictModel):
         if zone is None:
             return None
         try:
-            zoneinfo.ZoneInfo(zone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{zone!r} is not an IANA time zone name; e.g. 'Europe/Berlin', 'UTC'") from None
+            check_zone(zone)
+        except ScheduleError as exc:
+            raise ValueError(str(exc)) from None
         return zone
 
     @property

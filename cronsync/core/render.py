@@ -8,10 +8,10 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 from cronsync.core.errors import Problem
+from cronsync.core.exits import JOB_SKIPPED, CronsyncError
 from cronsync.core.schedule import crontab_escape, crontab_expression, on_calendar, parse
 
 TYPE_CHECKING = False  # jinja2 and the pydantic schema are imported only when something is rendered
@@ -32,7 +32,7 @@ CRONTAB_TAG_PREFIX = "cronsync:"
 TIMEOUT_GRACE_SECONDS = 30
 
 
-class RenderError(ValueError):
+class RenderError(CronsyncError, ValueError):
     """Something cannot be written into a unit file or crontab line safely."""
 
 
@@ -154,22 +154,26 @@ def _crontab_word(arg: str) -> str:
 # --- rendering -----------------------------------------------------------------------------------
 
 
-@cache
-def _environment(template_dir: str) -> jinja2.Environment:
-    import jinja2
+class Templates:
+    """The Jinja2 templates by file name, as text: whoever loads them from disk hands them in."""
 
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(template_dir),
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,
-    )
+    def __init__(self, sources: dict[str, str]) -> None:
+        self.sources = dict(sources)
+        self._environment: jinja2.Environment | None = None
 
+    def render(self, name: str, **values: object) -> str:
+        if self._environment is None:
+            import jinja2
 
-def _render(template_dir: Path, name: str, **values: object) -> str:
-    return _environment(str(template_dir)).get_template(name).render(**values)
+            self._environment = jinja2.Environment(
+                loader=jinja2.DictLoader(self.sources),
+                trim_blocks=True,
+                lstrip_blocks=True,
+                keep_trailing_newline=True,
+                undefined=jinja2.StrictUndefined,
+                autoescape=False,
+            )
+        return self._environment.get_template(name).render(**values)
 
 
 def check_target(target: Target) -> list[Problem]:
@@ -199,23 +203,22 @@ def _job_environment(job: AnyJob) -> list[str]:
     return []
 
 
-def job_units(job: AnyJob, target: Target, template_dir: Path) -> dict[str, str]:
+def job_units(job: AnyJob, target: Target, templates: Templates) -> dict[str, str]:
     """The service and timer files of one job: {file name: text}."""
     schedule = parse(job.cron)
     timeout = job.effective_timeout()
     head = marker(target.jobs_file)
-    service = _render(
-        template_dir,
+    service = templates.render(
         "service.j2",
         marker=head,
         description=_description(job),
         exec_start=systemd_exec_line(target.command("exec", job.id)),
         syslog_identifier=f"cronsync-{job.id}",
+        skipped_exit_status=JOB_SKIPPED,
         timeout_start=f"{timeout + TIMEOUT_GRACE_SECONDS}s" if timeout else None,
         environment=_job_environment(job),
     )
-    timer = _render(
-        template_dir,
+    timer = templates.render(
         "timer.j2",
         marker=head,
         description=_description(job),
@@ -229,20 +232,18 @@ def job_units(job: AnyJob, target: Target, template_dir: Path) -> dict[str, str]
     return {service_name(job.id): service, timer_name(job.id): timer}
 
 
-def sync_units(target: Target, template_dir: Path) -> dict[str, str]:
+def sync_units(target: Target, templates: Templates) -> dict[str, str]:
     """The watcher that re-applies jobs.json when it is saved."""
     head = marker(target.jobs_file)
     described = systemd_plain_value(str(target.jobs_file))
-    path_unit = _render(
-        template_dir,
+    path_unit = templates.render(
         "sync.path.j2",
         marker=head,
         jobs_file_description=described,
         config_dir=systemd_plain_value(str(target.jobs_file.parent)),
         service=SYNC_SERVICE_UNIT,
     )
-    service = _render(
-        template_dir,
+    service = templates.render(
         "sync.service.j2",
         marker=head,
         jobs_file_description=described,
@@ -274,18 +275,17 @@ def watcher_command(target: Target) -> list[str]:
     ]
 
 
-def systemd_units(jobs: Sequence[AnyJob], target: Target, template_dir: Path) -> dict[str, str]:
+def systemd_units(jobs: Sequence[AnyJob], target: Target, templates: Templates) -> dict[str, str]:
     """Every unit file the systemd backend wants installed, the watcher included."""
     units: dict[str, str] = {}
     for job in jobs:
-        units.update(job_units(job, target, template_dir))
-    units.update(sync_units(target, template_dir))
+        units.update(job_units(job, target, templates))
+    units.update(sync_units(target, templates))
     return units
 
 
-def crontab_entry(job: AnyJob, target: Target, template_dir: Path) -> CrontabEntry:
-    line = _render(
-        template_dir,
+def crontab_entry(job: AnyJob, target: Target, templates: Templates) -> CrontabEntry:
+    line = templates.render(
         "crontab_entry.j2",
         enabled=job.enabled,
         expression=crontab_expression(parse(job.cron)),
@@ -295,5 +295,5 @@ def crontab_entry(job: AnyJob, target: Target, template_dir: Path) -> CrontabEnt
     return CrontabEntry(job.id, line, job.enabled)
 
 
-def crontab_entries(jobs: Sequence[AnyJob], target: Target, template_dir: Path) -> list[CrontabEntry]:
-    return [crontab_entry(job, target, template_dir) for job in jobs]
+def crontab_entries(jobs: Sequence[AnyJob], target: Target, templates: Templates) -> list[CrontabEntry]:
+    return [crontab_entry(job, target, templates) for job in jobs]

@@ -11,10 +11,12 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from datetime import timezone as dt_timezone
 from functools import cache
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cronsync.core.exits import CronsyncError
 
 
-class ScheduleError(ValueError):
+class ScheduleError(CronsyncError, ValueError):
     """A cron expression cronsync refuses; the message names the field, the bad part and what is allowed."""
 
 
@@ -247,6 +249,14 @@ def _never_fires_message(schedule: Schedule) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- systemd
+
+
+def check_zone(name: str) -> None:
+    """ScheduleError unless `name` is an IANA time zone this machine (or tzdata) knows."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ScheduleError(f"{name!r} is not an IANA time zone name; e.g. 'Europe/Berlin', 'UTC'") from None
 
 
 def on_calendar(schedule: Schedule, timezone: str | None = None) -> list[str]:

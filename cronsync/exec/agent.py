@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
-from cronsync.jobrun import ExecError, Outcome, Run
-from cronsync.paths import SECRETS_FILE, SETTINGS_FILE
+from cronsync.exec.run import ExecError, Outcome, Run
+from cronsync.userspace.paths import SECRETS_FILE, SETTINGS_FILE
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from cronsync.agentjob import agent_backend
-from cronsync.jobrun import ExecError, Run, script_plan
-from cronsync.secretenv import SecretsError, redact_url, references
+from cronsync.exec.agent import agent_backend
+from cronsync.exec.run import ExecError, Run
+from cronsync.exec.script import script_plan
+from cronsync.userspace.secrets import SecretsError, redact_url, references
 
 
 def describe(run: Run) -> str:

@@ -25,6 +25,7 @@ SCRIPTS_DIR = "scripts"
 LOGS_DIR = "logs"
 LOG_FILE = "logs/scheduler.log"
 EVENTS_FILE = "logs/events.jsonl"
+ERRORS_FILE = "logs/errors.log"
 STATE_DIR = "state"
 COMPILED_FILE = "state/compiled.json"
 APPLY_LOCK_FILE = "state/apply.lock"
@@ -40,6 +41,11 @@ def run_request_name(job_id: str) -> str:
     return f"state/run-requests/{job_id}"
 
 
+def config_home() -> str:
+    """`$XDG_CONFIG_HOME`, else `~/.config`."""
+    return os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+
+
 def default_user_dir() -> Path:
     """`$XDG_CONFIG_HOME/cronsync`, i.e. `~/.config/cronsync` by default."""
     from pathlib import Path
@@ -48,8 +54,7 @@ def default_user_dir() -> Path:
 
 
 def _default_user_dir() -> str:
-    config_home = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return os.path.join(config_home, "cronsync")
+    return os.path.join(config_home(), "cronsync")
 
 
 def user_dir_path(option: str | os.PathLike[str] | None) -> str:
@@ -156,25 +161,6 @@ class UserSpace:
         and records the run's trigger as `manual` instead of `timer`."""
         return self.root / run_request_name(job_id)
 
-    def request_manual_run(self, job_id: str) -> None:
-        """Mark the next `cronsync exec` of this job as started by hand (see run_request_file)."""
-        request = self.run_request_file(job_id)
-        request.parent.mkdir(parents=True, exist_ok=True)
-        # Never through a symlink planted in its place: replace whatever is there with a new empty file.
-        try:  # noqa: SIM105 - contextlib costs exec an import
-            os.unlink(request)
-        except FileNotFoundError:
-            pass
-        os.close(os.open(request, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600))
-
-    def consume_run_request(self, job_id: str) -> bool:
-        """True (and the request removed) when `cronsync run` asked for this run."""
-        try:
-            os.unlink(self.path(run_request_name(job_id)))
-        except OSError:
-            return False
-        return True
-
     def script_path(self, path: str) -> str:
         """The script's real path (a string), which must be an existing file inside USER/scripts after
         symlinks are resolved. Raises ValueError naming the path and what would be right."""
@@ -196,7 +182,7 @@ class UserSpace:
 
     @property
     def apply_manifest_file(self) -> Path:
-        """What the last successful systemd apply installed, from which inputs (see sync.plan_changes)."""
+        """What the last successful systemd apply installed, from which inputs (userspace.manifest)."""
         return self.root / APPLY_MANIFEST_FILE
 
     @property
@@ -209,5 +195,4 @@ def systemd_user_unit_dir() -> Path:
     """Where user units live: `$XDG_CONFIG_HOME/systemd/user`."""
     from pathlib import Path
 
-    config_home = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return Path(config_home) / "systemd" / "user"
+    return Path(config_home()) / "systemd" / "user"

@@ -8,10 +8,11 @@ is refused, never written through.
 
 from __future__ import annotations
 
-import fcntl
 import os
 
-from cronsync import fastjson
+from cronsync.core.exits import CronsyncError
+from cronsync.userspace import fastjson
+from cronsync.userspace.files import lock, open_error, open_no_follow
 
 TYPE_CHECKING = False  # typing itself costs milliseconds on every run: only mypy reads these
 if TYPE_CHECKING:
@@ -20,10 +21,8 @@ if TYPE_CHECKING:
 
     PathLike = str | os.PathLike[str]
 
-_WRITE_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
 
-
-class LogWriteError(Exception):
+class LogWriteError(CronsyncError):
     """A log line could not be written (e.g. the file is a symlink)."""
 
 
@@ -31,24 +30,21 @@ def append_json_line(file: PathLike, record: dict[str, Any], *, max_bytes: int, 
     path = os.fspath(file)
     line = (fastjson.dumps(record) + "\n").encode()
     folder, name = os.path.split(path)
-    lock = os.path.join(folder, f".{name}.lock")
+    lock_path = os.path.join(folder, f".{name}.lock")
     try:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-        lock_fd = os.open(lock, _WRITE_FLAGS, 0o600)
+        lock_fd = lock(lock_path)
     except OSError as exc:
-        hint = f" ({lock} is a symlink; cronsync never writes through one)" if os.path.islink(lock) else ""
-        raise LogWriteError(f"cannot write {path}: {exc.strerror}{hint}") from None
+        raise LogWriteError(f"cannot write {path}: {open_error(lock_path, exc, 'its lock')}") from None
+    assert lock_fd is not None  # lock() waits
     try:
-        fcntl.flock(lock_fd, fcntl.LOCK_EX)
         _rotate_if_full(path, len(line), max_bytes, keep)
-        fd = os.open(path, _WRITE_FLAGS, 0o600)
+        fd = open_no_follow(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         try:
             os.write(fd, line)
         finally:
             os.close(fd)
     except OSError as exc:
-        hint = " (it is a symlink; cronsync never writes through one)" if os.path.islink(path) else ""
-        raise LogWriteError(f"cannot write {path}: {exc.strerror}{hint}") from None
+        raise LogWriteError(open_error(path, exc)) from None
     finally:
         os.close(lock_fd)
 

@@ -12,13 +12,17 @@ import re
 import stat
 from collections.abc import Iterable, Mapping
 
+from cronsync.core.exits import JOB_CONFIG, CronsyncError
+
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
 REDACTED = "***"
 
 
-class SecretsError(Exception):
+class SecretsError(CronsyncError):
     """A secret could not be found or the secrets file is unsafe; the message never holds a secret."""
+
+    exit_code = JOB_CONFIG
 
 
 def load_secrets_file(path: str) -> dict[str, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tests.harness import CronDaemon, UserManager, wait_for
+from tests.support.harness import CronDaemon, UserManager, wait_for
 
 
 def test_user_manager_fires_a_hand_written_timer(systemd_user: UserManager, tmp_path: Path) -> None:

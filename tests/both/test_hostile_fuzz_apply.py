@@ -24,14 +24,11 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cronsync.config import parse_config
-from cronsync.core.errors import InvalidInput, Problem
-from cronsync.paths import UserSpace
-from tests.conftest import EXAMPLE, cronsync
-from tests.harness import CronDaemon, UserManager
-from tests.hostile import tree_snapshot
-from tests.test_fuzz_jobs import EXAMPLES, FIELDS, PAYLOAD_FIELDS, json_values
-from tests.test_sync_crontab import USER_CRONTAB, cronsync_in
+from tests.support.cli import EXAMPLE, cronsync, cronsync_in
+from tests.support.fuzzing import EXAMPLES, FIELDS, PAYLOAD_FIELDS, json_values, validation_problems
+from tests.support.harness import CronDaemon, UserManager
+from tests.support.hostile import tree_snapshot
+from tests.support.userspaces import USER_CRONTAB
 
 APPLY_EXAMPLES = max(150, EXAMPLES // 10)
 IN_PROCESS_EXAMPLES = max(2000, EXAMPLES)
@@ -126,14 +123,6 @@ def set_field(job: Any, field: str, value: Any) -> bool:
     return True
 
 
-def problems_for(user_dir: Path, jobs_bytes: bytes) -> list[Problem]:
-    try:
-        _config, problems = parse_config(UserSpace(user_dir), jobs_bytes, SETTINGS)
-    except InvalidInput as exc:
-        return exc.problems
-    return problems
-
-
 class Example:
     """One jobs.json to try, and the (job index, field) pairs that must be named if it is refused."""
 
@@ -220,7 +209,7 @@ def fuzz_through_cli(
     jobs_file = user_dir / "config" / "jobs.json"
     before = installed()
     jobs_file.write_bytes(example.text)
-    refused = bool(problems_for(user_dir, example.text)) or example.surely_invalid
+    refused = bool(validation_problems(user_dir, example.text)) or example.surely_invalid
     if refused:
         check_refusal(run("apply"), example)
     else:
@@ -277,7 +266,7 @@ def test_broken_jobs_never_change_the_crontab(cron_daemon: CronDaemon, user_dir:
         return cronsync_in(cron_daemon, user_dir, *args, "--backend", "crontab")
 
     def installed() -> object:
-        from cronsync.paths import systemd_user_unit_dir
+        from cronsync.userspace.paths import systemd_user_unit_dir
 
         return cron_daemon.crontab(), tree_snapshot(systemd_user_unit_dir())
 
@@ -295,7 +284,7 @@ def test_broken_jobs_never_change_the_crontab(cron_daemon: CronDaemon, user_dir:
 def test_wrong_values_are_always_refused_naming_job_and_field(example: Example) -> None:
     """The same examples in-process: every well-formed-but-wrong value is found by validation alone
     (but the watcher-id clash, which only planning sees)."""
-    problems = problems_for(EXAMPLE, example.text)
+    problems = validation_problems(EXAMPLE, example.text)
     located = {(p.job_index, p.field or "") for p in problems}
     for index, fields in example.expected.items():
         if index in example.found_when_planning and not any(i == index for i, _ in located):

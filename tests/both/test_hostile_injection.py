@@ -21,13 +21,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cronsync.core.ids import job_id
-from tests.conftest import CRONSYNC_ARGV, cronsync
-from tests.exectools import log_records, make_space, run_exec, script_job
-from tests.harness import CronDaemon, UserManager
-from tests.hostile import DUMP_SCRIPT, shown_environment, tree_snapshot
-from tests.test_fuzz_jobs import EXAMPLES
-from tests.test_hostile_fuzz_apply import problems_for
-from tests.test_sync_crontab import cronsync_in
+from tests.support.cli import CRONSYNC_ARGV, cronsync, cronsync_in
+from tests.support.exectools import log_records, make_space, run_exec, script_job
+from tests.support.fuzzing import EXAMPLES, validation_problems
+from tests.support.harness import CronDaemon, UserManager
+from tests.support.hostile import DUMP_SCRIPT, shown_environment, tree_snapshot
 
 HOSTILE = [
     "new\nline",
@@ -269,7 +267,7 @@ def test_random_text_reaches_systemd_and_the_job_exactly(systemd_user: UserManag
         jobs_file.write_bytes(text)
         applied = cronsync("apply", "--backend", "systemd", user_dir=user)
         assert "Traceback" not in applied.stderr
-        if problems_for(user, text) or job_id(example["name"]) == "sync":
+        if validation_problems(user, text) or job_id(example["name"]) == "sync":
             assert applied.returncode == 1 and "job #0" in applied.stderr, applied.stderr
             assert tree_snapshot(systemd_user.unit_dir) == before
             return

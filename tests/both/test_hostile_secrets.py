@@ -19,10 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import cronsync
-from tests.exectools import log_records, make_space, script_job, write_secrets
-from tests.harness import CronDaemon, UserManager
-from tests.test_sync_crontab import cronsync_in
+from tests.support.cli import cronsync, cronsync_in
+from tests.support.exectools import log_records, make_space, script_job, write_secrets
+from tests.support.harness import CronDaemon, UserManager
 
 TOKEN = "7311846529:AAF-hostile-T0ken_never-to-be-seen"
 CHAT = "-1001234567890"

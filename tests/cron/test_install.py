@@ -6,8 +6,8 @@ import os
 import subprocess
 from pathlib import Path
 
-from tests.conftest import REPO
-from tests.harness import CronDaemon
+from tests.support.cli import REPO
+from tests.support.harness import CronDaemon
 
 
 def run_install(tmp_path: Path, cron: CronDaemon) -> subprocess.CompletedProcess[str]:

@@ -4,50 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 from crontab import CronTab
 
-from cronsync.adapters import crontab
+from cronsync.core import crontab_block as crontab
 from cronsync.core.render import CrontabEntry
-from tests.harness import CronDaemon
-
-# Comments (one right above a job: python-crontab's trap), env lines (one python-crontab drops),
-# blank lines, odd spacing, lines cron accepts but python-crontab disables or rewrites, a disabled
-# job, tabs and trailing spaces.
-USER_CRONTAB = (
-    "# my own crontab, hands off\n"
-    "SHELL=/bin/bash\n"
-    'MAILTO=""\n'
-    "\n"
-    "# backup every night\n"
-    "  30   2  *  *  *   /usr/local/bin/backup --all   # nightly\n"
-    "FOO = bar baz\n"
-    "0 */25 * * * echo python-crontab disables this\n"
-    "00 09 * * 0-7 echo and rewrites this\n"
-    "#0 0 * * 0 /usr/bin/true\n"
-    "*/7\t*\t*\t*\t*\techo 100\\% done   \n"
-    "@weekly /bin/echo weekly\n"
-    "\n"
-)
-
-
-def cronsync_in(daemon: CronDaemon, user_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """The real CLI inside cron's namespace, where the private spool is."""
-    argv = [sys.executable, "-m", "cronsync", "--user-dir", str(user_dir), *args]
-    return daemon.run(argv, check=False, env=os.environ)
-
-
-def write_jobs(user_dir: Path, jobs: list[dict[str, object]]) -> None:
-    (user_dir / "config" / "jobs.json").write_text(json.dumps(jobs, indent=2))
-
-
-def jobs_of(user_dir: Path) -> list[dict[str, object]]:
-    data: list[dict[str, object]] = json.loads((user_dir / "config" / "jobs.json").read_text())
-    return data
+from tests.support.cli import cronsync_in
+from tests.support.harness import CronDaemon
+from tests.support.userspaces import USER_CRONTAB, jobs_of, write_jobs
 
 
 def managed(text: str) -> dict[str, crontab.InstalledEntry]:
@@ -203,7 +170,7 @@ def test_run_executes_the_entry_with_a_run_request(cron_daemon: CronDaemon, user
 
 def test_switching_backends_warns_about_double_runs(cron_daemon: CronDaemon, user_dir: Path) -> None:
     from cronsync.core.render import marker
-    from cronsync.paths import systemd_user_unit_dir
+    from cronsync.userspace.paths import systemd_user_unit_dir
 
     unit_dir = systemd_user_unit_dir()
     unit_dir.mkdir(parents=True)

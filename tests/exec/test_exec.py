@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from cronsync.compiled import source_key
-from cronsync.paths import UserSpace
-from tests.conftest import CRONSYNC_ARGV, REPO, cronsync
-from tests.exectools import exec_argv, log_records, make_space, run_exec, script_job
+from cronsync.userspace.compiled import current_signature, read_compiled, save_compiled, source_key
+from cronsync.userspace.paths import UserSpace
+from cronsync.userspace.runrequests import request_manual_run
+from tests.support.cli import CRONSYNC_ARGV, REPO, cronsync
+from tests.support.exectools import exec_argv, log_records, make_space, run_exec, script_job
 
 RECORD_KEYS = {
     "run_id",
@@ -92,7 +93,7 @@ def test_uses_the_compiled_cache_without_pydantic_click_or_apprise(tmp_path: Pat
         tmp_path, [script_job("Quick", "quick.sh")], scripts={"quick.sh": "#!/bin/sh\necho ok\n"}
     )
     assert run_exec(user, "quick").returncode == 0  # cache miss: validates and writes compiled.json
-    compiled = json.loads((user / "state" / "compiled.json").read_text())
+    compiled = json.loads((user / "state" / "compiled.json").read_text().partition("\n")[0])  # the header
     space = UserSpace(user)
     assert compiled["key"] == source_key(
         space, space.jobs_file.read_bytes(), space.settings_file.read_bytes()
@@ -101,7 +102,7 @@ def test_uses_the_compiled_cache_without_pydantic_click_or_apprise(tmp_path: Pat
     python, *launcher = CRONSYNC_ARGV
     argv = [python, "-X", "importtime", *launcher, "--user-dir", str(user), "exec", "quick"]
     imported = _imports(argv, env=dict(os.environ))
-    assert "cronsync.jobrun" in imported  # the measurement sees our own modules
+    assert "cronsync.exec.main" in imported  # the measurement sees our own modules
     heavy = {"click", "pydantic", "jinja2", "apprise", "urllib.request", "http.client", "requests"}
     heavy |= {"pathlib", "typing", "dataclasses", "datetime", "hashlib", "subprocess"}  # ms each, every run
     heavy |= {"site", "json", "re", "enum", "signal"}  # ~6 ms together, every run
@@ -114,8 +115,8 @@ def test_a_non_ascii_job_is_cached_under_an_ascii_locale(tmp_path: Path) -> None
     ascii_locale = {**os.environ, "LC_ALL": "C", "PYTHONCOERCECLOCALE": "0", "PYTHONUTF8": "0"}
     validated = cronsync("validate", user_dir=user, env=ascii_locale)
     assert validated.returncode == 0, validated.stderr
-    compiled = json.loads((user / "state" / "compiled.json").read_bytes().decode("utf-8"))
-    assert compiled["jobs"]["cafe"]["name"] == "Café"
+    compiled = (user / "state" / "compiled.json").read_bytes().decode("utf-8")
+    assert json.loads(compiled.splitlines()[1].partition("\t")[2])["name"] == "Café"  # the one job line
     argv = [*CRONSYNC_ARGV, "--user-dir", str(user), "exec", "cafe"]
     result = subprocess.run(argv, capture_output=True, text=True, env=ascii_locale)
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
@@ -160,25 +161,25 @@ def test_a_cache_written_by_another_cronsync_version_is_not_trusted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A newer cronsync may check more: a cache from another version is validated again."""
-    import cronsync.compiled
+    import cronsync.userspace.compiled
 
     user = make_space(
         tmp_path, [script_job("Quick", "quick.sh")], scripts={"quick.sh": "#!/bin/sh\necho ok\n"}
     )
     assert run_exec(user, "quick").returncode == 0
-    compiled_file = user / "state" / "compiled.json"
-    compiled = json.loads(compiled_file.read_text())
     space = UserSpace(user)
     sources = (space.jobs_file.read_bytes(), space.settings_file.read_bytes())
-    monkeypatch.setattr(cronsync.compiled, "__version__", "0.0.0-old")
-    compiled["key"] = source_key(space, *sources)  # as an older cronsync would have keyed it
+    compiled = read_compiled(space, source_key(space, *sources))
+    assert compiled is not None
+    monkeypatch.setattr(cronsync.userspace.compiled, "__version__", "0.0.0-old")
+    old_key = source_key(space, *sources)  # as an older cronsync would have keyed it
     compiled["jobs"]["quick"]["payload"]["args"] = ["--stale"]
-    compiled_file.write_text(json.dumps(compiled))
+    save_compiled(space, old_key, current_signature(space, old_key), compiled["jobs"], compiled["settings"])
     result = run_exec(user, "quick")
     assert result.returncode == 0 and "ok" in result.stdout
     monkeypatch.undo()
-    refreshed = json.loads(compiled_file.read_text())
-    assert refreshed["key"] == source_key(space, *sources)
+    refreshed = read_compiled(space, source_key(space, *sources))
+    assert refreshed is not None
     assert refreshed["jobs"]["quick"]["payload"]["args"] == []
 
 
@@ -305,7 +306,7 @@ def test_output_flood_is_bounded_in_log_and_memory(tmp_path: Path) -> None:
 def test_manual_trigger_from_a_run_request(tmp_path: Path) -> None:
     user = make_space(tmp_path, [script_job("Trig", "t.sh")], scripts={"t.sh": "#!/bin/sh\n"})
     space = UserSpace(user)
-    space.request_manual_run("trig")
+    request_manual_run(space, "trig")
     assert run_exec(user, "trig").returncode == 0
     assert not space.run_request_file("trig").exists()
     assert run_exec(user, "trig").returncode == 0

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.exectools import agent_job, log_records, make_space, run_exec, write_secrets
-from tests.httpsink import HttpSink, chat_completion
+from tests.support.exectools import agent_job, log_records, make_space, run_exec, write_secrets
+from tests.support.httpsink import HttpSink, chat_completion
 
 API_KEY = "sk-test-9f8e7d6c5b4a"
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from cronsync.adapters.notify import notify_gateways
-from cronsync.secretenv import Secrets
-from tests.exectools import log_records, make_space, run_exec, script_job, write_secrets
-from tests.httpsink import HttpSink
+from cronsync.userspace.secrets import Secrets
+from tests.support.exectools import log_records, make_space, run_exec, script_job, write_secrets
+from tests.support.httpsink import HttpSink
 
 TOKEN = "s3cr3t-gateway-token-7731"
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.exectools import log_records, make_space, run_exec, script_job
-from tests.httpsink import HttpSink
+from tests.support.exectools import log_records, make_space, run_exec, script_job
+from tests.support.httpsink import HttpSink
 
 SCRIPTS = {
     "ok.sh": "#!/bin/sh\necho all good\n",

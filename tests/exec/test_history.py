@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import cronsync
-from tests.exectools import make_space, run_exec, script_job
+from tests.support.cli import cronsync
+from tests.support.exectools import make_space, run_exec, script_job
 
 
 def test_history_lists_runs_filters_and_limits(tmp_path: Path) -> None:

@@ -12,8 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.exectools import exec_argv, log_records, make_space, script_job
-from tests.httpsink import HttpSink
+from tests.support.exectools import exec_argv, log_records, make_space, script_job
+from tests.support.httpsink import HttpSink
 
 MiB = 1024 * 1024
 STDOUT_MIB, STDERR_MIB = 400, 100

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cronsync.runner import Capture
+from cronsync.adapters.process import Capture
 
 
 def test_small_output_is_kept_whole() -> None:

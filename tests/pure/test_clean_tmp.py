@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import EXAMPLE
+from tests.support.cli import EXAMPLE
 
 SCRIPT = EXAMPLE / "scripts" / "clean_tmp.py"
 OLD = time.time() - 10 * 86400

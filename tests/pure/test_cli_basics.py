@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import cronsync
+from tests.support.cli import EXAMPLE, cronsync
 
 
 def test_init_creates_a_user_space_once(tmp_path: Path) -> None:
@@ -92,7 +92,7 @@ def test_schema_accepts_the_seed_file() -> None:
     import jsonschema  # type: ignore[import-untyped]
 
     schema = json.loads(cronsync("schema").stdout)
-    seed = json.loads((Path(__file__).parent.parent / "USER" / "config" / "jobs.json").read_text())
+    seed = json.loads((EXAMPLE / "config" / "jobs.json").read_text())
     jsonschema.validate(seed, schema)
     bad = [{**seed[1], "action": "email"}]
     try:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from cronsync.core.schedule import next_fires, parse
-from tests.conftest import cronsync
+from tests.support.cli import cronsync
 
 
 def test_json_has_the_lines_crontab_description_and_next_times_in_the_zone() -> None:

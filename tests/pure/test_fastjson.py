@@ -1,4 +1,4 @@
-"""cronsync.fastjson gives exactly what the json module gives, for any value and any text."""
+"""cronsync.userspace.fastjson gives exactly what the json module gives, for any value and any text."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cronsync import fastjson
+from cronsync.userspace import fastjson
 
 SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text()
 VALUES = st.recursive(

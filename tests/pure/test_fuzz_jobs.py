@@ -6,7 +6,6 @@ CRONSYNC_FUZZ_EXAMPLES raises the number of examples (default 1500 per property 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -14,50 +13,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cronsync.config import parse_config
-from cronsync.core.errors import InvalidInput, Problem
-from cronsync.paths import UserSpace
-from tests.conftest import EXAMPLE
+from cronsync.core.errors import Problem
+from tests.support.cli import EXAMPLE, cronsync
+from tests.support.fuzzing import EXAMPLES, FIELDS, PAYLOAD_FIELDS, json_values, validation_problems
 
-EXAMPLES = int(os.environ.get("CRONSYNC_FUZZ_EXAMPLES", "1500"))
 SEED_TEXT = (EXAMPLE / "config" / "jobs.json").read_bytes()
 SEED = json.loads(SEED_TEXT)
-SPACE = UserSpace(EXAMPLE)
-SETTINGS = (EXAMPLE / "config" / "settings.json").read_bytes()
 fuzz = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
-
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
-    ),
-    max_leaves=8,
-)
-FIELDS = [
-    "name",
-    "cron",
-    "action",
-    "payload",
-    "enabled",
-    "description",
-    "timezone",
-    "persistent",
-    "random_delay",
-    "accuracy",
-    "timeout",
-    "overlap",
-    "notify",
-]
-PAYLOAD_FIELDS = ["path", "args", "env", "working_dir", "timeout", "prompt", "output", "context", "model"]
 
 
 def problems_for(jobs_bytes: bytes) -> list[Problem] | None:
     """The problems found (None when the file is valid); any other exception fails the test."""
-    try:
-        _config, problems = parse_config(SPACE, jobs_bytes, SETTINGS)
-    except InvalidInput as exc:
-        problems = exc.problems
-    return problems or None
+    return validation_problems(EXAMPLE, jobs_bytes) or None
 
 
 def assert_located(problems: list[Problem], data: Any) -> None:
@@ -67,8 +34,9 @@ def assert_located(problems: list[Problem], data: Any) -> None:
             continue
         if isinstance(data, list) and data:
             assert problem.job_index is not None and 0 <= problem.job_index < len(data), problem
-            if problem.field is None:
-                assert "action" in problem.message or "duplicate" in problem.message, problem
+            if problem.field is None:  # about the job as a whole: what it is, its action, a duplicate
+                whole = ("action", "duplicate", "must be a JSON object")
+                assert any(words in problem.message for words in whole), problem
         assert str(problem).startswith(problem.file)
 
 
@@ -110,7 +78,6 @@ def test_wrong_values_are_reported_with_job_and_field(data: st.DataObject) -> No
 
 @pytest.mark.parametrize("count", [1, 3])
 def test_cli_reports_fuzzed_problems_without_traceback(user_dir: Path, count: int) -> None:
-    from tests.conftest import cronsync
 
     jobs = json.loads(SEED_TEXT)
     for job in jobs[:count]:

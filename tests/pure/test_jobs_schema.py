@@ -12,13 +12,9 @@ from cronsync.config import load_config
 from cronsync.core.errors import InvalidInput
 from cronsync.core.ids import job_id
 from cronsync.core.jobs import AgentJob, ScriptJob
-from cronsync.paths import UserSpace
-from tests.conftest import EXAMPLE
-
-
-def write_jobs(user_dir: Path, jobs: object) -> None:
-    text = jobs if isinstance(jobs, str) else json.dumps(jobs)
-    (user_dir / "config" / "jobs.json").write_text(text)
+from cronsync.userspace.paths import UserSpace
+from tests.support.cli import EXAMPLE
+from tests.support.userspaces import write_jobs
 
 
 def problems_of(user_dir: Path) -> list[str]:

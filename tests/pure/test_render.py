@@ -12,15 +12,15 @@ from crontab import CronTab
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cronsync.apply.target import installation_target
 from cronsync.config import load_config
 from cronsync.core import render
 from cronsync.core.jobs import MAX_NAME_LENGTH, ScriptJob
 from cronsync.core.schedule import on_calendar, parse
-from cronsync.paths import UserSpace
-from cronsync.resources import resource_dir
-from cronsync.sync import installation_target
+from cronsync.resources import templates
+from cronsync.userspace.paths import UserSpace
 
-TEMPLATES = resource_dir("templates")
+TEMPLATES = templates()
 SERVICE_KEYS = {
     "Description",
     "Type",

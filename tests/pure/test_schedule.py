@@ -23,22 +23,14 @@ from cronsync.core.schedule import (
     on_calendar,
     parse,
 )
-from cronsync.paths import UserSpace
-from tests.systemd_calendar import compare_with_systemd, systemd_calendar, union_of_elapses
+from cronsync.userspace.paths import UserSpace
+from tests.support.systemd_calendar import (
+    BASE_TIMES,
+    compare_with_systemd,
+    systemd_calendar,
+    union_of_elapses,
+)
 
-# Base times where calendars roll over: year end, month ends, Feb 28/29 in leap and common years. The
-# late-evening ones roll minutes and hours over into a new day/month/year; the mid-day ones start on a day
-# that a day-of-month step does not match, which is where systemd's own repetition arithmetic goes wrong.
-BASE_TIMES = [
-    datetime(2023, 12, 31, 23, 41, tzinfo=UTC),
-    datetime(2023, 12, 30, 12, 0, tzinfo=UTC),
-    datetime(2024, 2, 28, 23, 41, tzinfo=UTC),
-    datetime(2024, 2, 29, 23, 41, tzinfo=UTC),
-    datetime(2023, 2, 28, 23, 41, tzinfo=UTC),
-    datetime(2024, 1, 31, 21, 41, tzinfo=UTC),
-    datetime(2024, 4, 30, 22, 41, tzinfo=UTC),
-    datetime(2024, 6, 15, 10, 7, 30, tzinfo=UTC),
-]
 ITERATIONS = 40
 
 # expression -> the OnCalendar= lines cronsync must emit (systemd's own normalized form).

@@ -25,8 +25,7 @@ from cronsync.core.schedule import (
     describe,
     parse,
 )
-from tests.systemd_calendar import compare_with_systemd
-from tests.test_schedule import BASE_TIMES
+from tests.support.systemd_calendar import BASE_TIMES, compare_with_systemd
 
 EXAMPLES = int(os.environ.get("CRONSYNC_HYPOTHESIS_EXAMPLES", "300"))
 ITERATIONS = 25

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import cronsync
+from tests.support.cli import cronsync
 
 
 def script_job(name: str, path: str, **extra: Any) -> dict[str, Any]:

@@ -63,3 +63,18 @@ def compare_with_systemd(
         # cronsim looks 50 years ahead at most; compare what it found.
         results.append((schedule.expression, expected, union_of_elapses(mine, len(expected))))
     return results
+
+
+# Base times where calendars roll over: year end, month ends, Feb 28/29 in leap and common years. The
+# late-evening ones roll minutes and hours over into a new day/month/year; the mid-day ones start on a day
+# that a day-of-month step does not match, which is where systemd's own repetition arithmetic goes wrong.
+BASE_TIMES = [
+    datetime(2023, 12, 31, 23, 41, tzinfo=UTC),
+    datetime(2023, 12, 30, 12, 0, tzinfo=UTC),
+    datetime(2024, 2, 28, 23, 41, tzinfo=UTC),
+    datetime(2024, 2, 29, 23, 41, tzinfo=UTC),
+    datetime(2023, 2, 28, 23, 41, tzinfo=UTC),
+    datetime(2024, 1, 31, 21, 41, tzinfo=UTC),
+    datetime(2024, 4, 30, 22, 41, tzinfo=UTC),
+    datetime(2024, 6, 15, 10, 7, 30, tzinfo=UTC),
+]

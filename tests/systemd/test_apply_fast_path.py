@@ -14,12 +14,13 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from cronsync import sync
-from cronsync.compiled import read_compiled, source_key
-from cronsync.paths import UserSpace
-from tests.conftest import cronsync
-from tests.harness import UserManager
-from tests.test_sync_systemd import apply_json, jobs_of, mtimes, write_jobs
+from cronsync.apply import fastpath, target
+from cronsync.resources import resource_dir
+from cronsync.userspace.compiled import read_compiled, source_key
+from cronsync.userspace.paths import UserSpace
+from tests.support.cli import apply_json, cronsync
+from tests.support.harness import UserManager
+from tests.support.userspaces import jobs_of, mtimes, write_jobs
 
 TIMER = "cronsync-clean-temp-files.timer"
 
@@ -285,6 +286,7 @@ def test_compiled_json_rewritten_by_validate_still_serves_the_unchanged_jobs(
     systemd_user: UserManager, user_dir: Path
 ) -> None:
     apply_json(user_dir)
+    systemd_user.systemctl("stop", "cronsync-sync.path")  # validate takes long enough for the watcher to win
     edit_clean(user_dir, cron="0 1 * * 0")
     assert cronsync("validate", user_dir=user_dir).returncode == 0  # compiled.json for the edit
     assert probed_apply(user_dir).rendered == ["clean-temp-files"]
@@ -317,14 +319,14 @@ def test_a_failed_apply_leaves_no_manifest_to_trust(systemd_user: UserManager, u
 @pytest.fixture
 def key_inputs(user_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[UserSpace, Path]:
     templates = tmp_path / "templates"
-    shutil.copytree(sync.template_dir(), templates)
-    monkeypatch.setattr(sync, "template_dir", lambda: templates)
+    shutil.copytree(resource_dir("templates"), templates)
+    monkeypatch.setattr(fastpath, "resource_dir", lambda name: templates)
     return UserSpace(user_dir), templates
 
 
 def key_of(space: UserSpace, unit_dir: Path = Path("/units")) -> str:
     settings = space.settings_file.read_bytes() if space.settings_file.exists() else None
-    return sync.base_key(space, sync.installation_target(space), unit_dir, settings)
+    return fastpath.base_key(space, target.installation_target(space), unit_dir, settings)
 
 
 def test_a_changed_template_invalidates_the_manifest(key_inputs: tuple[UserSpace, Path]) -> None:
@@ -349,7 +351,7 @@ def test_a_changed_version_target_or_unit_dir_invalidates_the_manifest(
     assert key_of(space) != before
     monkeypatch.setattr(package, "__version__", version)
     assert key_of(space) == before
-    monkeypatch.setattr(sync.sys, "executable", "/opt/other/bin/python3")
+    monkeypatch.setattr(target.sys, "executable", "/opt/other/bin/python3")
     assert key_of(space) != before
 
 

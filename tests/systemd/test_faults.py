@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from cronsync.core.ids import job_id
-from tests.conftest import cronsync
-from tests.exectools import clean_tmp_job
-from tests.harness import UserManager, wait_for
+from tests.support.cli import cronsync
+from tests.support.exectools import clean_tmp_job
+from tests.support.harness import UserManager, wait_for
 
-PAUSE_ENV = "CRONSYNC_DEBUG_PAUSE_AT"  # see cronsync.sync.debug_pause
+PAUSE_ENV = "CRONSYNC_DEBUG_PAUSE_AT"  # see cronsync.apply.unitfiles.debug_pause
 SCHEDULES = ["*/5 * * * *", "0 9 * * 1-5", "30 2 * * *", "15 */2 * * *", "0 0 1 * *", "@hourly"]
 POOL = [f"Fault {i:02d}" for i in range(16)]
 WATCHER_UNITS = {"cronsync-sync.path", "cronsync-sync.service"}

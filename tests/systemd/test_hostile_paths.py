@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import cronsync
-from tests.exectools import log_records, make_space, run_exec, script_job
-from tests.harness import UserManager
+from tests.support.cli import cronsync
+from tests.support.exectools import log_records, make_space, run_exec, script_job
+from tests.support.harness import UserManager
 
 PRECIOUS = "precious, not cronsync's\n"
 

@@ -11,16 +11,16 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import cronsim
 import pytest
 
-from cronsync.paths import UserSpace
-from tests.conftest import CRONSYNC_ARGV, cronsync
-from tests.exectools import clean_tmp_job
-from tests.harness import UserManager, wait_for
-from tests.hostile import shown_environment
+from cronsync.userspace.paths import UserSpace
+from tests.support.cli import CRONSYNC_ARGV, apply_json, cronsync
+from tests.support.exectools import clean_tmp_job
+from tests.support.harness import UserManager, wait_for
+from tests.support.hostile import shown_environment
+from tests.support.userspaces import jobs_of, mtimes, write_jobs
 
 CLEAN = {
     "name": "Clean Temp Files",
@@ -29,22 +29,6 @@ CLEAN = {
     "payload": {"path": "scripts/clean_tmp.py"},
 }
 EXAMPLE_TIMERS = ["cronsync-daily-standup-summary.timer", "cronsync-clean-temp-files.timer"]
-
-
-def write_jobs(user_dir: Path, jobs: list[dict[str, Any]]) -> None:
-    (user_dir / "config" / "jobs.json").write_text(json.dumps(jobs, indent=2))
-
-
-def jobs_of(user_dir: Path) -> list[dict[str, Any]]:
-    data: list[dict[str, Any]] = json.loads((user_dir / "config" / "jobs.json").read_text())
-    return data
-
-
-def apply_json(user_dir: Path, *extra: str) -> dict[str, Any]:
-    result = cronsync("apply", "--backend", "systemd", "--json", *extra, user_dir=user_dir)
-    assert result.returncode == 0, result.stdout + result.stderr
-    report: dict[str, Any] = json.loads(result.stdout)
-    return report
 
 
 def shown_time(value: str) -> datetime:
@@ -56,10 +40,6 @@ def expected_next(cron: str) -> datetime:
     now = datetime.now(UTC).replace(microsecond=0)
     result: datetime = next(cronsim.CronSim(cron, now))
     return result
-
-
-def mtimes(unit_dir: Path) -> dict[str, int]:
-    return {p.name: p.stat().st_mtime_ns for p in unit_dir.iterdir() if p.is_file()}
 
 
 class Sentinel:
@@ -125,6 +105,7 @@ def test_edit_remove_disable_change_exactly_those_units(systemd_user: UserManage
         ],
     )
     apply_json(user_dir)
+    systemd_user.systemctl("stop", "cronsync-sync.path")  # this apply, not the watcher's, is under test
     unit_dir = systemd_user.unit_dir
     before = mtimes(unit_dir)
     write_jobs(
@@ -234,18 +215,22 @@ def test_invalid_jobs_change_nothing(systemd_user: UserManager, user_dir: Path) 
 
 
 def test_an_apply_killed_before_reload_converges(systemd_user: UserManager, user_dir: Path) -> None:
+    from cronsync.adapters.systemd import connect
+    from cronsync.apply.systemd import SystemdBackend
     from cronsync.config import load_config
-    from cronsync.paths import systemd_user_unit_dir
-    from cronsync.sync import atomic_write, installation_target, plan_systemd
+    from cronsync.userspace.files import atomic_write
+    from cronsync.userspace.paths import systemd_user_unit_dir
 
     apply_json(user_dir)
     jobs = jobs_of(user_dir)
     jobs[1]["cron"] = "30 6 * * *"
     write_jobs(user_dir, jobs)
     space = UserSpace(user_dir)
-    plan = plan_systemd(load_config(space), installation_target(space), systemd_user_unit_dir())
+    manager = connect()
+    assert manager is not None
+    plan = SystemdBackend(manager, systemd_user_unit_dir()).plan(load_config(space))
     for name, text in plan.writes.items():  # what a killed apply leaves: new files, no reload, no restart
-        atomic_write(systemd_user.unit_dir / name, text)
+        atomic_write(systemd_user.unit_dir / name, text, 0o644)
     assert not list(systemd_user.unit_dir.glob(".*"))  # no temp file left behind
     report = apply_json(user_dir)
     assert report["reloaded"] is True and report["files_written"] == []

@@ -1,0 +1,150 @@
+"""The crontab backend: one tagged entry per job inside cronsync's marked block of the user's crontab."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cronsync.adapters import crontab
+from cronsync.apply.report import ApplyReport, JobReport
+from cronsync.apply.target import installation_target
+from cronsync.core import render
+from cronsync.core.crontab_block import split
+from cronsync.core.errors import InvalidInput, Problem
+from cronsync.core.exits import CronsyncError
+from cronsync.core.plan import BackendName, Plan, plan_crontab, reserved_id_problems
+from cronsync.core.schedule import next_fires, parse
+from cronsync.resources import templates
+from cronsync.userspace.paths import UserSpace
+from cronsync.userspace.runrequests import request_manual_run
+
+if TYPE_CHECKING:
+    from cronsync.config import AnyJob, Config
+
+# What cron gives every job (crontab(5)), before the crontab's own variable lines.
+CRON_BASE_ENVIRONMENT = {"PATH": "/usr/bin:/bin", "SHELL": "/bin/sh"}
+ZONEINFO = Path("/usr/share/zoneinfo")
+
+
+class CrontabBackend:
+    name: BackendName = "crontab"
+
+    def plan(self, config: Config) -> Plan:
+        target = installation_target(config.space)
+        jobs_file = str(config.space.jobs_file)
+        problems = reserved_id_problems(jobs_file, [(job.name, job.id) for job in config.jobs])
+        problems += render.check_target(target)
+        problems += _timezone_problems(config, crontab.local_timezone())
+        try:
+            entries = render.crontab_entries(config.jobs, target, templates())
+        except render.RenderError as exc:
+            problems.append(Problem(jobs_file, str(exc)))
+            entries = []
+        if problems:
+            raise InvalidInput(problems)
+        jobs = [(job.id, job.name, job.enabled) for job in config.jobs]
+        return plan_crontab(jobs, entries, crontab.read(), config.space.jobs_file)
+
+    def holds_schedules(self, jobs_file: Path | None = None) -> bool:
+        """Whether the user's crontab holds cronsync entries (made from jobs_file, when given)."""
+        if shutil.which("crontab") is None:
+            return False
+        try:
+            text = crontab.read()
+        except crontab.CrontabError:
+            return False
+        if not text:
+            return False
+        cut = split(text)
+        return bool(cut.managed_lines) and (jobs_file is None or cut.jobs_file == str(jobs_file))
+
+    def carry_out(self, plan: Plan) -> ApplyReport:
+        report = ApplyReport("crontab", [])
+        if plan.crontab_new != plan.crontab_old and not (plan.crontab_new == "" and plan.crontab_old is None):
+            if plan.crontab_new is None:
+                crontab.remove()
+            else:
+                crontab.write(plan.crontab_new)
+            report.files_written.append("crontab")
+        for job in plan.jobs:
+            if job.action == "delete":
+                detail = "removed"
+            else:
+                detail = "disabled: entry commented out" if not job.enabled else "ok"
+            report.jobs.append(JobReport(job.job_id, job.name, job.action, True, detail))
+        return report
+
+    def uninstall(self) -> list[str]:
+        """Remove cronsync's block (its entries' ids); every other line stays."""
+        current = crontab.read()
+        if current is None:
+            return []
+        cut = split(current)
+        ids = list(cut.entries())
+        if not cut.managed_lines and cut.user_text() == current:
+            return []
+        remaining = cut.user_text()
+        if remaining:
+            crontab.write(remaining)
+        else:
+            crontab.remove()
+        return ids
+
+    def schedule_facts(self, jobs: Sequence[AnyJob], installed: set[str]) -> dict[str, dict[str, Any]]:
+        """Per job id: the next run, from the schedule (cron runs entries in the machine's local time)."""
+        now = datetime.now().astimezone()
+        facts: dict[str, dict[str, Any]] = {}
+        for job in jobs:
+            fires = next_fires(parse(job.cron), now, 1) if job.enabled and job.id in installed else []
+            facts[job.id] = {"next_run": fires[0].isoformat(timespec="seconds") if fires else None}
+        return facts
+
+    def run_now(self, space: UserSpace, job: AnyJob, wait: bool) -> int:
+        """Run the entry's command with the environment cron gives it."""
+        from crontab import CronTab
+
+        text = crontab.read() or ""
+        if job.id not in split(text).entries():
+            raise CronsyncError(
+                f"{job.id} has no entry in the crontab; run `cronsync apply --backend crontab` first"
+            )
+        environment = {
+            "HOME": os.path.expanduser("~"),
+            "LOGNAME": os.environ.get("LOGNAME", os.environ.get("USER", "")),
+            **CRON_BASE_ENVIRONMENT,
+            **{str(k): str(v) for k, v in CronTab(tab=split(text).user_text()).env.items()},
+        }
+        request_manual_run(space, job.id)  # exec records the run as `manual`
+        argv = installation_target(space).command("exec", job.id)
+        return subprocess.run(argv, env=environment, check=False).returncode
+
+
+def same_zone(a: str, b: str) -> bool:
+    """Two zone names that are the same zone (`UTC` and `Etc/UTC`, say)."""
+    if a == b:
+        return True
+    try:
+        return (ZONEINFO / a).read_bytes() == (ZONEINFO / b).read_bytes()
+    except OSError:
+        return False
+
+
+def _timezone_problems(config: Config, local_zone: str | None) -> list[Problem]:
+    return [
+        Problem(
+            str(config.space.jobs_file),
+            f"the crontab backend cannot run a job in {job.timezone!r}: Debian's cron has no "
+            f"CRON_TZ and runs every entry in the machine's zone ({local_zone or 'unknown'}); "
+            "remove 'timezone' or use the systemd backend",
+            index,
+            job.name,
+            "timezone",
+        )
+        for index, job in enumerate(config.jobs)
+        if job.timezone and not (local_zone and same_zone(job.timezone, local_zone))
+    ]

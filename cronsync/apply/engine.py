@@ -1,0 +1,192 @@
+"""Apply's orchestration: which backend, the apply lock, plan (fast or full), carry it out, record it.
+
+The one place that knows the backends by name: `choose_backend` and `installed_backend` turn the
+`--backend` option into a backend object; everything else talks to that object.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from cronsync.adapters import systemd
+from cronsync.apply.crontab import CrontabBackend
+from cronsync.apply.fastpath import Update, full_update, plan_changes
+from cronsync.apply.report import ApplyReport
+from cronsync.apply.systemd import SystemdBackend
+from cronsync.core.errors import InvalidInput, Problem
+from cronsync.core.exits import CronsyncError
+from cronsync.core.plan import BackendName, Plan
+from cronsync.userspace import sources
+from cronsync.userspace.compiled import current_signature, save_compiled
+from cronsync.userspace.files import lock, open_error
+from cronsync.userspace.manifest import forget_manifest, write_manifest
+from cronsync.userspace.paths import UserSpace, systemd_user_unit_dir
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
+    from cronsync.config import AnyJob, Config
+
+
+class Backend(Protocol):
+    """What every backend does, the same way (`cronsync.apply.systemd`, `cronsync.apply.crontab`)."""
+
+    name: BackendName
+
+    def plan(self, config: Config) -> Plan: ...
+    def carry_out(self, plan: Plan) -> ApplyReport: ...
+    def holds_schedules(self, jobs_file: Path | None = None) -> bool: ...
+    def uninstall(self) -> list[str]: ...
+    def schedule_facts(self, jobs: Sequence[AnyJob], installed: set[str]) -> dict[str, dict[str, Any]]: ...
+    def run_now(self, space: UserSpace, job: AnyJob, wait: bool) -> int: ...
+
+
+class BackendUnavailable(CronsyncError):
+    """The requested backend cannot be used on this machine."""
+
+
+def choose_backend(requested: str) -> Backend:
+    """`auto`: systemd when a user manager answers, else crontab."""
+    if requested == "crontab":
+        return CrontabBackend()
+    manager = systemd.connect()
+    if manager is not None:
+        return SystemdBackend(manager, systemd_user_unit_dir())
+    if requested == "systemd":
+        raise BackendUnavailable(
+            "no systemd user manager answers (is XDG_RUNTIME_DIR set? is `systemctl --user` working?); "
+            "run `cronsync doctor`, or use --backend crontab"
+        )
+    return CrontabBackend()
+
+
+def installed_backend(requested: str) -> Backend:
+    """For commands about what is installed: `auto` picks the backend holding cronsync's schedules."""
+    if requested != "auto":
+        return choose_backend(requested)
+    from cronsync.apply.unitfiles import managed_unit_files
+
+    if any(name.endswith(".timer") for name in managed_unit_files(systemd_user_unit_dir())):
+        return choose_backend("systemd")
+    crontab = CrontabBackend()
+    if crontab.holds_schedules():
+        return crontab
+    return choose_backend("auto")
+
+
+def uninstall_everywhere(requested: str) -> dict[str, list[str]]:
+    """`cronsync uninstall`: every unit (`auto`, `systemd`) and crontab entry (`auto`, `crontab`)."""
+    from cronsync.apply.unitfiles import managed_unit_files
+
+    removed: dict[str, list[str]] = {"units": [], "crontab_entries": []}
+    if requested in ("auto", "systemd") and managed_unit_files(systemd_user_unit_dir()):
+        manager = systemd.connect()
+        if manager is None:
+            raise BackendUnavailable(
+                "cronsync units are installed but no systemd user manager answers; run `cronsync doctor`"
+            )
+        removed["units"] = SystemdBackend(manager, systemd_user_unit_dir()).uninstall()
+    crontab = CrontabBackend()
+    if requested == "crontab" or (requested == "auto" and crontab.holds_schedules()):
+        removed["crontab_entries"] = crontab.uninstall()
+    return removed
+
+
+def make_plan(config: Config, backend: Backend) -> Plan:
+    """The backend's plan, warned when the other backend still holds cronsync schedules."""
+    plan = backend.plan(config)
+    _warn_about_the_other_backend(plan, backend)
+    return plan
+
+
+def _warn_about_the_other_backend(plan: Plan, backend: Backend) -> None:
+    if backend.name == "systemd":
+        if CrontabBackend().holds_schedules():
+            plan.warnings.append(
+                "cronsync entries are still in your crontab, so jobs may run twice; "
+                "remove them with `cronsync uninstall --backend crontab`"
+            )
+    else:
+        from cronsync.apply.unitfiles import managed_unit_files
+
+        if any(name.endswith(".timer") for name in managed_unit_files(systemd_user_unit_dir())):
+            plan.warnings.append(
+                "cronsync's systemd timers are still installed, so jobs may run twice; "
+                "remove them with `cronsync uninstall --backend systemd`"
+            )
+
+
+@contextlib.contextmanager
+def apply_lock(space: UserSpace) -> Iterator[None]:
+    """Serialize applies (and the watcher's, and uninstall) with flock(2) on USER/state/apply.lock."""
+    path = space.apply_lock_file
+    try:
+        fd = lock(path)
+    except OSError as exc:
+        raise InvalidInput([Problem(str(path), open_error(path, exc, "the apply lock"))]) from None
+    try:
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def apply(space: UserSpace, backend: Backend) -> tuple[Plan, ApplyReport]:
+    """Load jobs.json under the lock (a save can land mid-apply), plan and carry the plan out."""
+    with apply_lock(space):
+        return apply_locked(space, backend)
+
+
+def apply_locked(space: UserSpace, backend: Backend) -> tuple[Plan, ApplyReport]:
+    """Plan (validating only what changed, when the manifest allows) and carry the plan out."""
+    if isinstance(backend, SystemdBackend):
+        sources = read_sources_quietly(space)
+        update = plan_changes(space, backend.unit_dir, sources) if sources is not None else None
+        if update is not None:
+            _warn_about_the_other_backend(update.plan, backend)
+            return _apply_update(space, update, backend)
+    from cronsync.config import parse_config, read_sources, write_compiled
+
+    sources = read_sources(space)
+    config, problems = parse_config(space, *sources)
+    if problems:
+        raise InvalidInput(problems)
+    write_compiled(config)
+    plan = make_plan(config, backend)
+    if isinstance(backend, SystemdBackend):
+        return _apply_update(space, full_update(config, plan, backend.unit_dir, sources), backend)
+    return plan, _carry_out(plan, backend)
+
+
+def read_sources_quietly(space: UserSpace) -> tuple[bytes, bytes | None] | None:
+    """jobs.json and settings.json, or None when either cannot be read (the full path says why)."""
+    try:
+        jobs_bytes, settings_bytes = sources.read_sources(space)
+    except CronsyncError:
+        return None
+    return None if jobs_bytes is None else (jobs_bytes, settings_bytes)
+
+
+def _apply_update(space: UserSpace, update: Update, backend: Backend) -> tuple[Plan, ApplyReport]:
+    """Carry a systemd plan out; record it in the manifest if every timer came out right."""
+    if update.compiled is not None:
+        key, jobs, settings = update.compiled["key"], update.compiled["jobs"], update.compiled["settings"]
+        save_compiled(space, key, current_signature(space, key), jobs, settings)
+    report = _carry_out(update.plan, backend)
+    manifest = update.manifest() if report.ok else None
+    if manifest is None:
+        forget_manifest(space)
+    elif manifest != update.recorded:
+        write_manifest(space, manifest)
+    return update.plan, report
+
+
+def _carry_out(plan: Plan, backend: Backend) -> ApplyReport:
+    report = backend.carry_out(plan)
+    report.warnings = plan.warnings
+    return report

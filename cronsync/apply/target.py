@@ -1,0 +1,28 @@
+"""What units and crontab entries point at: the installed cronsync, started the one way they start it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+import cronsync
+from cronsync.core import render
+from cronsync.userspace.paths import UserSpace
+
+
+def launcher_argv() -> tuple[str, ...]:
+    """How units and crontab entries start cronsync: this interpreter on cronsync's `__main__.py`.
+
+    `-I` (isolated mode) keeps a job's PYTHONHOME or PYTHONPATH, which the service's Environment=
+    also hands to cronsync's own interpreter, from breaking or hijacking `cronsync exec` itself.
+    `-S` skips `site` on every run; `__main__.py` loads it when an import needs site-packages.
+    """
+    package_dir = os.path.dirname(os.path.abspath(cronsync.__file__))
+    return (os.path.abspath(sys.executable), "-I", "-S", os.path.join(package_dir, "__main__.py"))
+
+
+def installation_target(space: UserSpace) -> render.Target:
+    """The installed cronsync and the user space, as absolute paths."""
+    systemd_run = shutil.which("systemd-run") or "/usr/bin/systemd-run"
+    return render.Target(launcher_argv(), space.root, space.jobs_file, os.path.abspath(systemd_run))

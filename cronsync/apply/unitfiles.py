@@ -1,0 +1,131 @@
+"""The user unit directory: reading what cronsync installed there, and writing unit files whole.
+
+Only files whose first line is cronsync's marker are read as cronsync's (never through a symlink).
+New files are all written and synced under temp names before any is renamed into place, so a full or
+read-only file system fails an apply with nothing changed, and a killed apply leaves no half file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import stat
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from cronsync.core import render
+from cronsync.core.exits import CronsyncError
+from cronsync.core.plan import UNIT_SUFFIXES, InstalledUnits
+from cronsync.userspace.files import is_stale_temp, open_no_follow, remove_quietly, stage
+
+UNIT_FILE_MODE = 0o644
+WANTS = ("timers.target.wants", "paths.target.wants")  # where `systemctl enable` links cronsync's units
+
+# Test hook: `CRONSYNC_DEBUG_PAUSE_AT=<point>` stops apply at that point (see debug_pause) so that
+# tests can SIGKILL it exactly there.
+DEBUG_PAUSE_ENV = "CRONSYNC_DEBUG_PAUSE_AT"
+
+
+class InstallError(CronsyncError):
+    """A unit file could not be written or removed (read-only or full file system, ...)."""
+
+
+def debug_pause(point: str) -> None:
+    """If asked through $CRONSYNC_DEBUG_PAUSE_AT, say where we are on stderr and wait to be killed."""
+    if os.environ.get(DEBUG_PAUSE_ENV) == point:
+        sys.stderr.write(f"cronsync: paused at {point}\n")
+        sys.stderr.flush()
+        while True:
+            signal.pause()
+
+
+def _pause_at(point: str) -> Callable[[], None]:
+    return lambda: debug_pause(point)
+
+
+def managed_unit_files(unit_dir: Path) -> dict[str, str]:
+    """Every unit file in unit_dir that carries cronsync's marker: {file name: text}."""
+    return read_installed(unit_dir).managed
+
+
+def read_installed(unit_dir: Path) -> InstalledUnits:
+    """What planning needs of the unit directory, in one listing of it and of timers.target.wants."""
+    directory = str(unit_dir)  # plain strings: pathlib costs more than reading the files
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError:
+        names = []
+    managed: dict[str, str] = {}
+    for name in names:
+        if name.startswith(render.UNIT_PREFIX) and name.endswith(UNIT_SUFFIXES):
+            text = managed_text(os.path.join(directory, name))
+            if text is not None:
+                managed[name] = text
+    return InstalledUnits(directory, managed, frozenset(names), enabled_units(unit_dir))
+
+
+def enabled_units(unit_dir: Path) -> frozenset[str]:
+    """The units `systemctl enable` linked into timers.target.wants or paths.target.wants (from disk)."""
+    enabled: set[str] = set()
+    for target in WANTS:
+        folder = os.path.join(unit_dir, target)
+        with contextlib.suppress(OSError):
+            enabled.update(name for name in os.listdir(folder) if os.path.islink(os.path.join(folder, name)))
+    return frozenset(enabled)
+
+
+def managed_text(path: str | Path) -> str | None:
+    """The text of a regular file (never through a symlink) that carries cronsync's marker, else None."""
+    try:
+        fd = open_no_follow(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None
+            text = handle.read().decode()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text if render.is_managed_text(text) else None
+
+
+def stage_unit_files(unit_dir: Path, writes: dict[str, str]) -> dict[str, str]:
+    """Every new unit file written and synced under a temp name ({name: temp path}), before any is
+    renamed into place: a full or read-only file system then fails the apply with nothing changed."""
+    staged: dict[str, str] = {}
+    name = ""
+    try:
+        for index, (name, text) in enumerate(writes.items()):
+            debug_pause(f"stage:{index}")
+            staged[name] = stage(unit_dir / name, text, UNIT_FILE_MODE, _pause_at(f"stage-mid:{index}"))
+    except OSError as exc:
+        discard_staged(staged)
+        raise InstallError(
+            f"cannot write {unit_dir / name}: {exc.strerror or exc}; nothing was changed"
+        ) from None
+    except BaseException:
+        discard_staged(staged)
+        raise
+    return staged
+
+
+def discard_staged(staged: dict[str, str]) -> None:
+    for tmp in staged.values():
+        remove_quietly(tmp)
+
+
+def remove_stale_temp_files(unit_dir: Path) -> None:
+    """Temp files of an apply that was killed while writing (the caller holds the apply lock)."""
+    with contextlib.suppress(OSError):
+        for name in os.listdir(unit_dir):
+            if name.startswith(f".{render.UNIT_PREFIX}") and is_stale_temp(name, UNIT_SUFFIXES):
+                remove_quietly(unit_dir / name)
+
+
+def check_writable(unit_dir: Path) -> None:
+    """Refuse before anything changes when the unit directory cannot be written (read-only mount)."""
+    if unit_dir.exists() and not os.access(unit_dir, os.W_OK):
+        raise InstallError(f"cannot change {unit_dir}: it is not writable; nothing was changed")

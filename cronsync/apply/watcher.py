@@ -1,0 +1,90 @@
+"""The auto-sync watcher's apply: `cronsync-sync.path` saw a save; apply it once the files are quiet.
+
+The path unit watches again only once `cronsync-sync.service` (which started this, through
+systemd-run) has ended; so this waits for that, then for the config files to be left alone, then
+reads jobs.json under the apply lock: every later save starts another apply, and none is lost.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from cronsync.adapters.systemd import wait_for
+from cronsync.apply.engine import apply_lock, apply_locked, choose_backend, read_sources_quietly
+from cronsync.apply.report import ApplyReport
+from cronsync.apply.systemd import SystemdBackend
+from cronsync.apply.unitfiles import managed_text
+from cronsync.core import render
+from cronsync.core.errors import InvalidInput
+from cronsync.userspace.manifest import record_watcher_applied, sha256, watcher_applied
+from cronsync.userspace.paths import UserSpace
+
+# The watcher's apply reads jobs.json once it has been left alone this long, so that a burst of
+# saves is read once; a file saved without pause is read after SETTLE_MAX_SECONDS anyway
+# (each later save starts another apply, so none is lost).
+QUIET_SECONDS = 0.2
+SETTLE_MAX_SECONDS = 3.0
+
+
+def watcher_apply(space: UserSpace) -> ApplyReport | None:
+    """The auto-sync apply: None when there is nothing to do.
+
+    Skipped when the watcher is gone (uninstall ran while this waited for the lock) or when the
+    watcher already handled these exact bytes (a burst of saves starts several of these).
+    """
+    backend = choose_backend("systemd")
+    assert isinstance(backend, SystemdBackend)  # choose_backend raises when no manager answers
+    quiet_since, seen = time.monotonic(), _config_signature(space)
+    _wait_until_the_path_unit_watches(backend)
+    _wait_until_quiet(space, quiet_since, seen)
+    with apply_lock(space):
+        if managed_text(backend.unit_dir / render.SYNC_PATH_UNIT) is None:
+            return None
+        sources = read_sources_quietly(space)
+        if sources is None:
+            return apply_locked(space, backend)[1]  # it says what cannot be read
+        # a save landing after this read starts another watcher apply, which sees it
+        digest = sha256(b"\0".join(part or b"" for part in sources))
+        if watcher_applied(space) == digest:
+            return None
+        try:
+            report = apply_locked(space, backend)[1]
+        except InvalidInput:
+            record_watcher_applied(space, digest)  # report these errors once, not once per save event
+            raise
+        record_watcher_applied(space, digest)  # only now: an apply killed half way is redone
+        return report
+
+
+def _config_signature(space: UserSpace) -> tuple[tuple[int, int, int] | None, ...]:
+    """What changes when jobs.json or settings.json is saved, in place or by rename."""
+
+    def stamp(path: Path) -> tuple[int, int, int] | None:
+        try:
+            info = os.stat(path)
+        except OSError:
+            return None
+        return (info.st_ino, info.st_mtime_ns, info.st_size)
+
+    return (stamp(space.jobs_file), stamp(space.settings_file), stamp(space.jobs_file.parent))
+
+
+def _wait_until_quiet(space: UserSpace, quiet_since: float, seen: tuple[object, ...]) -> None:
+    """Until the config files have not changed for QUIET_SECONDS (at most SETTLE_MAX_SECONDS)."""
+    deadline = quiet_since + SETTLE_MAX_SECONDS
+    while (now := time.monotonic()) < deadline:
+        current = _config_signature(space)
+        if current != seen:
+            quiet_since, seen = now, current
+        elif now - quiet_since >= QUIET_SECONDS:
+            return
+        time.sleep(0.02)
+
+
+def _wait_until_the_path_unit_watches(backend: SystemdBackend) -> None:
+    wait_for(
+        backend.manager, [render.SYNC_SERVICE_UNIT], lambda s: s.active_state != "activating", timeout=30
+    )
+    time.sleep(0.2)  # systemd re-arms the path unit in a deferred event right after that

@@ -1,0 +1,162 @@
+"""After the run: notify the gateways, write the run's record (scheduler.log), its event, run the hook."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from cronsync.adapters.process import StartError, job_environment, run_process
+from cronsync.exec.run import ExecError, Outcome, Run, iso_time, new_run_id, say
+from cronsync.userspace import fastjson
+from cronsync.userspace.paths import EVENTS_FILE, LOG_FILE, UserSpace
+from cronsync.userspace.runlog import LogWriteError, append_json_line
+
+TYPE_CHECKING = False  # typing itself costs milliseconds on every run: only mypy reads these
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+    from cronsync.exec.run import Job
+
+HOOK_TIMEOUT_SECONDS = 60
+FAILURE_TAIL_BYTES = 1500
+
+
+def should_notify(job: Job, outcome: Outcome) -> bool:
+    when = job["notify"]["on"]
+    if not job["notify"]["gateways"] or outcome.status == "skipped" or when == "never":
+        return False
+    if when == "always":
+        return True
+    if when == "failure":
+        return outcome.status in ("failure", "timeout")
+    return bool(outcome.stdout.text().strip())  # "output"
+
+
+def message(job: Job, outcome: Outcome) -> str:
+    """`<Job name>: <output>`; a failure names the exit code and the tail of stderr."""
+    name = job["name"]
+    output = outcome.stdout.text().strip()
+    if outcome.status == "success":
+        return f"{name}: {output or 'done (no output)'}"
+    what = "timed out" if outcome.status == "timeout" else f"failed with exit code {outcome.exit_code}"
+    parts = [f"{name}: {what}"]
+    if outcome.error:
+        parts.append(outcome.error)
+    stderr_tail = outcome.stderr.tail_text(FAILURE_TAIL_BYTES).strip()
+    if stderr_tail:
+        parts.append(stderr_tail)
+    elif output:
+        parts.append(outcome.stdout.tail_text(FAILURE_TAIL_BYTES).strip())
+    return "\n".join(parts)
+
+
+def send_notifications(run: Run, outcome: Outcome) -> list[dict[str, Any]]:
+    from cronsync.adapters.notify import notify_gateways
+
+    results = notify_gateways(
+        run.job["notify"]["gateways"],
+        run.settings.get("gateways") or {},
+        run.redact(message(run.job, outcome)),
+        failed=outcome.status != "success",
+        secrets=run.secrets(),
+    )
+    for result in results:
+        if not result["ok"]:
+            say(f"notification failed: {result['error']} (attempts: {result['attempts']})")
+    return results
+
+
+def make_record(
+    run_id: str, job_id: str, job_name: str, trigger: str, started: float, clock: float
+) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "job_id": job_id,
+        "job_name": job_name,
+        "trigger": trigger,
+        "start": iso_time(started),
+        "end": iso_time(time.time()),
+        "duration": round(time.monotonic() - clock, 3),
+    }
+
+
+def record_run(run: Run, outcome: Outcome, notifications: list[dict[str, Any]]) -> dict[str, Any]:
+    excerpt_bytes = run.log_settings["excerpt_bytes"]
+    record = make_record(run.run_id, run.job["id"], run.job["name"], run.trigger, run.started, run.clock)
+    record.update(
+        status=outcome.status,
+        exit_code=outcome.exit_code,
+        output_bytes=outcome.stdout.total + outcome.stderr.total,
+        excerpt=run.redact(outcome.stdout.excerpt(excerpt_bytes)),
+    )
+    if outcome.stderr.total:
+        record["stderr_excerpt"] = run.redact(outcome.stderr.tail_text(excerpt_bytes))
+    if outcome.error:
+        record["error"] = run.redact(outcome.error)
+    if notifications:
+        record["notifications"] = notifications
+    return record
+
+
+def write_record(
+    space: UserSpace, record: dict[str, Any], log: Mapping[str, Any], hook: list[str] | None
+) -> None:
+    """The run's line in scheduler.log, its job_completed event, and the hook if configured."""
+    limits = {"max_bytes": log["max_bytes"], "keep": log["keep"]}
+    event = {"event": "job_completed", **record}
+    for path, line in ((space.path(LOG_FILE), record), (space.path(EVENTS_FILE), event)):
+        try:
+            append_json_line(path, line, **limits)
+        except LogWriteError as exc:
+            say(str(exc))
+    if hook:
+        run_hook(hook, event)
+
+
+def run_hook(argv: list[str], event: dict[str, Any]) -> None:
+    import tempfile
+
+    with tempfile.TemporaryFile() as stdin:
+        stdin.write(fastjson.dumps(event).encode() + b"\n")
+        stdin.seek(0)
+        try:
+            result = run_process(
+                argv,
+                cwd=os.path.expanduser("~"),
+                env=job_environment({}),
+                timeout=HOOK_TIMEOUT_SECONDS,
+                capture_bytes=4096,
+                stdin=stdin,
+            )
+        except StartError as exc:
+            say(f"hooks.job_completed: {exc}")
+            return
+    if result.timed_out or result.exit_code != 0:
+        say(
+            f"hooks.job_completed {argv[0]!r} failed (exit {result.exit_code}); the run's status is unchanged"
+        )
+
+
+def log_unrunnable(
+    space: UserSpace,
+    name_or_id: str,
+    trigger: str,
+    error: ExecError,
+    started: float,
+    clock: float,
+) -> None:
+    """A run that never found a valid job is still logged (job_id derived from what was asked)."""
+    from cronsync.core.ids import job_id
+
+    run_id = new_run_id(started)
+    record = make_record(run_id, job_id(name_or_id) or name_or_id, name_or_id, trigger, started, clock)
+    record.update(status="failure", exit_code=error.exit_code, output_bytes=0, excerpt="", error=str(error))
+    write_record(space, record, error.log or default_log_settings(), None)
+
+
+def default_log_settings() -> dict[str, Any]:
+    """Log settings when settings.json could not be read (error paths only: imports pydantic)."""
+    from cronsync.core.settings import LogSettings
+
+    return LogSettings().model_dump()

@@ -1,0 +1,1 @@
+"""What the tests share: the harness that starts real daemons, and helpers for user spaces and the CLI."""
