@@ -13,9 +13,8 @@ from typing import Any
 
 import click
 
-from cronsync import __version__
+from cronsync import INVALID, OK, CronsyncError, __version__
 from cronsync.commands.common import Invocation
-from cronsync.core.exits import INVALID, OK, CronsyncError
 from cronsync.userspace.paths import UserSpace, user_dir_path
 
 # command -> (module in cronsync.commands that defines `command`, summary for `cronsync --help`)

@@ -10,9 +10,8 @@ from pydantic import ValidationError
 from cronsync.core.errors import InvalidInput, Problem
 from cronsync.core.jobs import AgentJob, ScriptJob, format_loc, parse_json_text, validate_jobs_data
 from cronsync.core.settings import SETTINGS_ADAPTER, Settings
-from cronsync.userspace import sources
 from cronsync.userspace.compiled import current_signature, is_current, save_compiled, source_key
-from cronsync.userspace.paths import UserSpace
+from cronsync.userspace.paths import UserSpace, read_sources_bytes
 
 AnyJob = ScriptJob | AgentJob
 
@@ -33,7 +32,7 @@ class Config:
 
 def read_sources(space: UserSpace) -> tuple[bytes, bytes | None]:
     """The raw bytes of jobs.json and settings.json (None when there is no settings.json)."""
-    jobs_bytes, settings_bytes = sources.read_sources(space)
+    jobs_bytes, settings_bytes = read_sources_bytes(space)
     if jobs_bytes is None:
         raise InvalidInput(
             [Problem(str(space.jobs_file), "no jobs.json here; create a user space with `cronsync init`")]

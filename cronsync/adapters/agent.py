@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from cronsync import JOB_CONFIG, JOB_NOT_FOUND, CronsyncError
 from cronsync.adapters.process import ProcessResult, StartError, run_process
-from cronsync.core.exits import JOB_CONFIG, JOB_NOT_FOUND, CronsyncError
 
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 MAX_BACKOFF_SECONDS = 30.0

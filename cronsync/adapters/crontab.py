@@ -12,7 +12,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from cronsync.core.exits import CronsyncError
+from cronsync import CronsyncError
 
 
 class CrontabError(CronsyncError):

@@ -10,7 +10,7 @@ import os
 import select
 import time
 
-from cronsync.core.exits import JOB_CONFIG, CronsyncError
+from cronsync import JOB_CONFIG, CronsyncError
 
 TYPE_CHECKING = False  # typing itself costs milliseconds on every run: only mypy reads these
 if TYPE_CHECKING:

@@ -10,18 +10,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cronsync import CronsyncError
 from cronsync.adapters import crontab
 from cronsync.apply.report import ApplyReport, JobReport
 from cronsync.apply.target import installation_target
 from cronsync.core import render
 from cronsync.core.crontab_block import split
 from cronsync.core.errors import InvalidInput, Problem
-from cronsync.core.exits import CronsyncError
 from cronsync.core.plan import BackendName, Plan, plan_crontab, reserved_id_problems
 from cronsync.core.schedule import next_fires, parse
 from cronsync.resources import templates
 from cronsync.userspace.paths import UserSpace
-from cronsync.userspace.runrequests import request_manual_run
 
 if TYPE_CHECKING:
     from cronsync.config import AnyJob, Config
@@ -119,7 +118,7 @@ class CrontabBackend:
             **CRON_BASE_ENVIRONMENT,
             **{str(k): str(v) for k, v in CronTab(tab=split(text).user_text()).env.items()},
         }
-        request_manual_run(space, job.id)  # exec records the run as `manual`
+        space.request_manual_run(job.id)  # exec records the run as `manual`
         argv = installation_target(space).command("exec", job.id)
         return subprocess.run(argv, env=environment, check=False).returncode
 

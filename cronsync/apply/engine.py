@@ -12,19 +12,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from cronsync import CronsyncError
 from cronsync.adapters import systemd
 from cronsync.apply.crontab import CrontabBackend
 from cronsync.apply.fastpath import Update, full_update, plan_changes
 from cronsync.apply.report import ApplyReport
 from cronsync.apply.systemd import SystemdBackend
 from cronsync.core.errors import InvalidInput, Problem
-from cronsync.core.exits import CronsyncError
 from cronsync.core.plan import BackendName, Plan
-from cronsync.userspace import sources
 from cronsync.userspace.compiled import current_signature, save_compiled
 from cronsync.userspace.files import lock, open_error
 from cronsync.userspace.manifest import forget_manifest, write_manifest
-from cronsync.userspace.paths import UserSpace, systemd_user_unit_dir
+from cronsync.userspace.paths import UserSpace, read_sources_bytes, systemd_user_unit_dir
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -166,7 +165,7 @@ def apply_locked(space: UserSpace, backend: Backend) -> tuple[Plan, ApplyReport]
 def read_sources_quietly(space: UserSpace) -> tuple[bytes, bytes | None] | None:
     """jobs.json and settings.json, or None when either cannot be read (the full path says why)."""
     try:
-        jobs_bytes, settings_bytes = sources.read_sources(space)
+        jobs_bytes, settings_bytes = read_sources_bytes(space)
     except CronsyncError:
         return None
     return None if jobs_bytes is None else (jobs_bytes, settings_bytes)

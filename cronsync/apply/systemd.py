@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cronsync import CronsyncError
 from cronsync.adapters import systemd
 from cronsync.apply.report import ApplyReport, JobReport, iso_from_usec
 from cronsync.apply.target import installation_target
@@ -27,7 +28,6 @@ from cronsync.apply.unitfiles import (
 )
 from cronsync.core import render
 from cronsync.core.errors import InvalidInput, Problem
-from cronsync.core.exits import CronsyncError
 from cronsync.core.plan import (
     WATCHER,
     WATCHER_ID,
@@ -44,7 +44,6 @@ from cronsync.core.schedule import parse
 from cronsync.resources import templates
 from cronsync.userspace.files import fsync_dir
 from cronsync.userspace.paths import UserSpace
-from cronsync.userspace.runrequests import request_manual_run
 
 if TYPE_CHECKING:
     from cronsync.config import AnyJob, Config
@@ -170,7 +169,7 @@ class SystemdBackend:
             raise CronsyncError(
                 f"{service} is not installed ({before.load_state}); run `cronsync apply` first"
             )
-        request_manual_run(space, job.id)  # exec records the run as `manual`
+        space.request_manual_run(job.id)  # exec records the run as `manual`
         manager.start(service)
         click.echo(f"started {service}")
         if not wait:

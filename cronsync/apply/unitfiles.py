@@ -15,8 +15,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from cronsync import CronsyncError
 from cronsync.core import render
-from cronsync.core.exits import CronsyncError
 from cronsync.core.plan import UNIT_SUFFIXES, InstalledUnits
 from cronsync.userspace.files import is_stale_temp, open_no_follow, remove_quietly, stage
 

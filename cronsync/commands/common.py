@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from cronsync.core.exits import CronsyncError
+from cronsync import CronsyncError
 from cronsync.userspace.paths import UserSpace, user_dir_path
 
 if TYPE_CHECKING:  # the schema (pydantic) loads only where a command needs it: apply's fast path does not

@@ -12,6 +12,7 @@ from typing import Literal
 
 import click
 
+from cronsync import CronsyncError
 from cronsync.adapters import crontab, systemd
 from cronsync.apply.crontab import CrontabBackend
 from cronsync.apply.engine import installed_backend, make_plan
@@ -20,7 +21,6 @@ from cronsync.commands.common import JSON_OPTION, user_space
 from cronsync.config import load_config
 from cronsync.core.crontab_block import split
 from cronsync.core.errors import InvalidInput
-from cronsync.core.exits import CronsyncError
 from cronsync.userspace.paths import UserSpace, systemd_user_unit_dir
 
 Level = Literal["ok", "warning", "error"]

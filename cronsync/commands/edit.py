@@ -11,10 +11,10 @@ from pathlib import Path
 
 import click
 
+from cronsync import CronsyncError
 from cronsync.commands.common import BACKEND_OPTION, user_space
 from cronsync.config import parse_config, read_sources
 from cronsync.core.errors import InvalidInput, Problem
-from cronsync.core.exits import CronsyncError
 from cronsync.userspace.files import atomic_write
 from cronsync.userspace.paths import UserSpace
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cronsync.core.exits import INVALID, CronsyncError
+from cronsync import INVALID, CronsyncError
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from cronsync import JOB_SKIPPED, CronsyncError
 from cronsync.core.errors import Problem
-from cronsync.core.exits import JOB_SKIPPED, CronsyncError
 from cronsync.core.schedule import crontab_escape, crontab_expression, on_calendar, parse
 
 TYPE_CHECKING = False  # jinja2 and the pydantic schema are imported only when something is rendered

@@ -13,7 +13,7 @@ from datetime import timezone as dt_timezone
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from cronsync.core.exits import CronsyncError
+from cronsync import CronsyncError
 
 
 class ScheduleError(CronsyncError, ValueError):

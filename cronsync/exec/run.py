@@ -9,8 +9,8 @@ import os
 import sys
 import time
 
+from cronsync import JOB_CONFIG, JOB_TIMEOUT, CronsyncError
 from cronsync.adapters.process import Capture, job_environment
-from cronsync.core.exits import JOB_CONFIG, JOB_TIMEOUT, CronsyncError
 from cronsync.userspace.paths import SECRETS_FILE, UserSpace
 
 TYPE_CHECKING = False  # typing itself costs milliseconds on every run: only mypy reads these

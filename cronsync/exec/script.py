@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
+from cronsync import JOB_TIMEOUT
 from cronsync.adapters.process import StartError, find_program, run_process
-from cronsync.core.exits import JOB_TIMEOUT
 from cronsync.exec.run import ExecError, Outcome, Run
 
 TYPE_CHECKING = False  # typing itself costs milliseconds on every run: only mypy reads these

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from cronsync.core.exits import BUG
+from cronsync import BUG
 from cronsync.userspace.paths import ERRORS_FILE
 
 

@@ -11,7 +11,7 @@ exec binary-searches them with a few small `os.pread`s. "key" is `source_key` of
 settings.json bytes it was validated from; "version" and "root" are two of the inputs of that key;
 "count" is the number of job lines and "bytes" their total size, so a truncated file is a miss.
 
-"sources" is the stat signature of jobs.json and settings.json (`sources.read_sources_signed`) as
+"sources" is the stat signature of jobs.json and settings.json (`paths.read_sources_signed`) as
 they were when the bytes of "key" were read, or null: while both files still have it, and it is
 settled (`RACY_SECONDS`), the cache is current without reading jobs.json. Otherwise the reader hashes
 the sources and compares "key".
@@ -26,17 +26,22 @@ from __future__ import annotations
 import os
 import sys
 
-from cronsync import __version__
-from cronsync.core.exits import CronsyncError
+from cronsync import CronsyncError, __version__
 from cronsync.userspace import fastjson
-from cronsync.userspace.paths import COMPILED_FILE, STATE_DIR, UserSpace
-from cronsync.userspace.sources import SourcesError, read_sources_signed, stat_sources
+from cronsync.userspace.paths import (
+    COMPILED_FILE,
+    STATE_DIR,
+    SourcesError,
+    UserSpace,
+    read_sources_signed,
+    stat_sources,
+)
 
 TYPE_CHECKING = False  # typing itself costs milliseconds on every run: only mypy reads these
 if TYPE_CHECKING:
     from typing import Any
 
-    from cronsync.userspace.sources import Signature
+    from cronsync.userspace.paths import Signature
 
 FORMAT = 2
 

@@ -9,10 +9,16 @@ once, as paths relative to the root (the constants below); `UserSpace` offers ea
 from __future__ import annotations
 
 import os
+import time
+
+from cronsync import CronsyncError
 
 TYPE_CHECKING = False  # typing/pathlib cost milliseconds on every run: only mypy reads these
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Any
+
+    Signature = dict[str, Any]  # {"jobs": stat | None, "settings": stat | None, "checked_ns": int}
 
 USER_DIR_ENV = "CRONSYNC_USER_DIR"
 
@@ -161,6 +167,24 @@ class UserSpace:
         and records the run's trigger as `manual` instead of `timer`."""
         return self.root / run_request_name(job_id)
 
+    def request_manual_run(self, job_id: str) -> None:
+        """Mark the next `cronsync exec` of this job as started by hand (see run_request_file); never
+        through a planted symlink: the new file replaces whatever stands there."""
+        from cronsync.userspace.files import atomic_write, remove_quietly
+
+        path = self.path(run_request_name(job_id))
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        remove_quietly(path)
+        atomic_write(path, b"")
+
+    def consume_run_request(self, job_id: str) -> bool:
+        """True (and the request removed) when `cronsync run` asked for this run."""
+        try:
+            os.unlink(self.path(run_request_name(job_id)))
+        except OSError:
+            return False
+        return True
+
     def script_path(self, path: str) -> str:
         """The script's real path (a string), which must be an existing file inside USER/scripts after
         symlinks are resolved. Raises ValueError naming the path and what would be right."""
@@ -196,3 +220,68 @@ def systemd_user_unit_dir() -> Path:
     from pathlib import Path
 
     return Path(config_home()) / "systemd" / "user"
+
+
+# --- reading jobs.json and settings.json: the one reader of the two files every command reads ---
+
+
+class SourcesError(CronsyncError):
+    """jobs.json or settings.json exists but cannot be read."""
+
+
+def read_sources_bytes(space: UserSpace) -> tuple[bytes | None, bytes | None]:
+    """The bytes of jobs.json and settings.json, None for a file that does not exist; SourcesError when
+    one exists but cannot be read."""
+    return _read(space.path(JOBS_FILE)), _read(space.path(SETTINGS_FILE))
+
+
+def stat_sources(space: UserSpace) -> tuple[list[int] | None, list[int] | None]:
+    """The stat signatures of jobs.json and settings.json, as `read_sources_signed` records them,
+    without reading them; OSError when one cannot be stat'ed."""
+    return _stat(space.path(JOBS_FILE)), _stat(space.path(SETTINGS_FILE))
+
+
+def _stat(path: str) -> list[int] | None:
+    """[st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns] of the file at path, None when there is
+    none. A write, a rename over it or a touch changes it, except a same-size write within the file
+    system's timestamp granularity (see compiled.RACY_SECONDS)."""
+    try:
+        return _signature(os.stat(path))
+    except FileNotFoundError:
+        return None
+
+
+def _signature(st: os.stat_result) -> list[int]:
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+def read_sources_signed(space: UserSpace) -> tuple[bytes | None, bytes | None, Signature]:
+    """As read_sources_bytes, with the stat signature of the bytes read: each file is fstat'ed through the
+    descriptor it is then read from, before it is read, so a write after the read changes the stat.
+    "checked_ns" is the time just before the first stat."""
+    checked_ns = time.time_ns()
+    jobs_signature, jobs_bytes = _read_signed(space.path(JOBS_FILE))
+    settings_signature, settings_bytes = _read_signed(space.path(SETTINGS_FILE))
+    signature = {"jobs": jobs_signature, "settings": settings_signature, "checked_ns": checked_ns}
+    return jobs_bytes, settings_bytes, signature
+
+
+def _read_signed(path: str) -> tuple[list[int] | None, bytes | None]:
+    try:
+        with open(path, "rb") as handle:
+            signature = _signature(os.fstat(handle.fileno()))
+            return signature, handle.read()
+    except FileNotFoundError:
+        return None, None
+    except OSError as exc:
+        raise SourcesError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _read(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise SourcesError(f"cannot read {path}: {exc.strerror or exc}") from None

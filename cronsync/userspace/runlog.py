@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from cronsync.core.exits import CronsyncError
+from cronsync import CronsyncError
 from cronsync.userspace import fastjson
 from cronsync.userspace.files import lock, open_error, open_no_follow
 

@@ -12,7 +12,7 @@ import re
 import stat
 from collections.abc import Iterable, Mapping
 
-from cronsync.core.exits import JOB_CONFIG, CronsyncError
+from cronsync import JOB_CONFIG, CronsyncError
 
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from cronsync.exec import job as exec_job
+from cronsync.exec import main as exec_job
 from cronsync.exec.main import main as exec_main
 from cronsync.exec.run import ExecError
 from cronsync.userspace import compiled
@@ -29,8 +29,7 @@ from cronsync.userspace.compiled import (
     save_compiled,
     source_key,
 )
-from cronsync.userspace.paths import UserSpace
-from cronsync.userspace.sources import read_sources_signed
+from cronsync.userspace.paths import UserSpace, read_sources_signed
 from tests.support.cli import CRONSYNC_ARGV, cronsync
 from tests.support.exectools import log_records, make_space, script_job
 

@@ -15,7 +15,6 @@ import pytest
 
 from cronsync.userspace.compiled import current_signature, read_compiled, save_compiled, source_key
 from cronsync.userspace.paths import UserSpace
-from cronsync.userspace.runrequests import request_manual_run
 from tests.support.cli import CRONSYNC_ARGV, REPO, cronsync
 from tests.support.exectools import exec_argv, log_records, make_space, run_exec, script_job
 
@@ -306,7 +305,7 @@ def test_output_flood_is_bounded_in_log_and_memory(tmp_path: Path) -> None:
 def test_manual_trigger_from_a_run_request(tmp_path: Path) -> None:
     user = make_space(tmp_path, [script_job("Trig", "t.sh")], scripts={"t.sh": "#!/bin/sh\n"})
     space = UserSpace(user)
-    request_manual_run(space, "trig")
+    space.request_manual_run("trig")
     assert run_exec(user, "trig").returncode == 0
     assert not space.run_request_file("trig").exists()
     assert run_exec(user, "trig").returncode == 0

@@ -183,7 +183,7 @@ def _error_classes() -> Iterator[tuple[str, ast.ClassDef]]:
 def test_every_error_class_derives_from_the_one_base() -> None:
     import importlib
 
-    from cronsync.core.exits import CronsyncError
+    from cronsync import CronsyncError
 
     classes = list(_error_classes())
     assert len(classes) >= 10  # the scan sees them
@@ -236,7 +236,6 @@ OWNERS = {  # a state file's name in the layout (cronsync/userspace/paths.py) ->
     "APPLY_MANIFEST_FILE": "cronsync.userspace.manifest",
     "apply_manifest_file": "cronsync.userspace.manifest",
     "watcher_state_file": "cronsync.userspace.manifest",
-    "run_request_name": "cronsync.userspace.runrequests",
     "ERRORS_FILE": "cronsync.userspace.bugreport",
     "apply_lock_file": "cronsync.apply.engine",
 }
@@ -305,22 +304,17 @@ def test_help_imports_no_command_module_and_not_pydantic() -> None:
 EXEC_MODULES = {  # what `cronsync exec` may load with a current cache (README: "Running jobs")
     "cronsync",
     "cronsync.__main__",
-    "cronsync.core",
-    "cronsync.core.exits",
     "cronsync.userspace",
     "cronsync.userspace.paths",
     "cronsync.userspace.files",
     "cronsync.userspace.fastjson",
     "cronsync.userspace.compiled",
-    "cronsync.userspace.sources",
     "cronsync.userspace.runlog",
-    "cronsync.userspace.runrequests",
     "cronsync.adapters",
     "cronsync.adapters.process",
     "cronsync.exec",
     "cronsync.exec.main",
     "cronsync.exec.run",
-    "cronsync.exec.job",
     "cronsync.exec.record",
     "cronsync.exec.script",
 }
@@ -375,9 +369,8 @@ def test_the_fast_path_key_covers_every_module_of_the_package(
 def test_an_unexpected_error_is_reported_as_a_bug_with_its_own_exit_code(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], user_dir: Path
 ) -> None:
-    from cronsync import cli
+    from cronsync import BUG, INVALID, cli
     from cronsync.commands import validate
-    from cronsync.core.exits import BUG, INVALID
 
     def broken(space: object) -> object:
         raise KeyError("a bug")
@@ -394,7 +387,7 @@ def test_an_unexpected_error_is_reported_as_a_bug_with_its_own_exit_code(
 def test_an_unexpected_error_in_exec_is_reported_as_a_bug(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], user_dir: Path
 ) -> None:
-    from cronsync.core.exits import BUG
+    from cronsync import BUG
     from cronsync.exec import main
 
     def broken(*args: object, **kwargs: object) -> int:

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from cronsync.userspace.paths import LOG_FILE, UserSpace, run_request_name, user_dir_path
-from cronsync.userspace.runrequests import consume_run_request, request_manual_run
 
 
 def test_user_space_is_an_immutable_value(tmp_path: Path) -> None:
@@ -23,12 +22,12 @@ def test_user_space_is_an_immutable_value(tmp_path: Path) -> None:
 
 def test_run_request_is_created_once_and_consumed_once(tmp_path: Path) -> None:
     space = UserSpace(tmp_path)
-    assert not consume_run_request(space, "job")
-    request_manual_run(space, "job")
+    assert not space.consume_run_request("job")
+    space.request_manual_run("job")
     assert space.run_request_file("job") == tmp_path / run_request_name("job")
     assert space.run_request_file("job").exists()
-    assert consume_run_request(space, "job")
-    assert not consume_run_request(space, "job")
+    assert space.consume_run_request("job")
+    assert not space.consume_run_request("job")
 
 
 def test_script_path_stays_inside_user_scripts(tmp_path: Path) -> None:
