@@ -1,4 +1,4 @@
-"""The README's first command: install.sh installs cronsync, and a second run changes nothing."""
+"""The README's first command: install.sh installs cronsync, runs again changing nothing, and is undone."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from tests.support.cli import REPO
 from tests.support.harness import CronDaemon
 
 
-def run_install(tmp_path: Path, cron: CronDaemon) -> subprocess.CompletedProcess[str]:
+def run_install(tmp_path: Path, cron: CronDaemon, *args: str) -> subprocess.CompletedProcess[str]:
     """install.sh inside the test cron daemon's namespace: with no user manager it applies to crontab."""
     env = {
         **os.environ,
@@ -19,7 +19,11 @@ def run_install(tmp_path: Path, cron: CronDaemon) -> subprocess.CompletedProcess
         "CRONSYNC_USER_DIR": str(tmp_path / "USER"),
     }
     return subprocess.run(
-        cron.nsenter(["bash", str(REPO / "install.sh")]), env=env, capture_output=True, text=True, timeout=900
+        cron.nsenter(["bash", str(REPO / "install.sh"), *args]),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
 
 
@@ -33,6 +37,13 @@ def test_install_is_complete_and_idempotent(tmp_path: Path, cron_daemon: CronDae
     ).read_bytes()
     version = subprocess.run([str(link), "--version"], capture_output=True, text=True, check=True)
     assert "cronsync" in version.stdout
+    # as root, on the distribution's interpreter, named: never on the first python3 of root's PATH
+    venv_python = (tmp_path / "prefix" / "venv" / "bin" / "python").resolve()
+    if os.getuid() == 0 and Path("/usr/bin/python3").exists():
+        assert "on /usr/bin/python3 (the distribution's" in first.stdout
+        assert venv_python == Path("/usr/bin/python3").resolve()
+    else:
+        assert "the first python3 on PATH" in first.stdout
 
     installed = {p: p.stat().st_mtime_ns for p in (tmp_path / "USER").rglob("*") if p.is_file()}
     crontab = cron_daemon.crontab()
@@ -43,3 +54,22 @@ def test_install_is_complete_and_idempotent(tmp_path: Path, cron_daemon: CronDae
     assert "installing" not in second.stdout
     assert {p: p.stat().st_mtime_ns for p in installed} == installed
     assert cron_daemon.crontab() == crontab
+
+    # undone: the schedules, the link and the virtualenv go; the user space stays unless purged
+    removed = run_install(tmp_path, cron_daemon, "--uninstall")
+    assert removed.returncode == 0, removed.stdout + removed.stderr
+    assert not link.is_symlink() and not (tmp_path / "prefix" / "venv").exists()
+    assert "cronsync" not in cron_daemon.crontab()
+    assert (tmp_path / "USER" / "config" / "jobs.json").is_file() and "kept the user space" in removed.stdout
+    again = run_install(tmp_path, cron_daemon, "--uninstall", "--purge")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "nothing to remove" not in again.stdout and not (tmp_path / "USER").exists()
+    assert "nothing to remove" in run_install(tmp_path, cron_daemon, "--uninstall").stdout
+
+
+def test_help_prints_the_usage_and_nothing_of_the_script() -> None:
+    shown = subprocess.run(["bash", str(REPO / "install.sh"), "--help"], capture_output=True, text=True)
+    assert shown.returncode == 0 and shown.stdout.startswith("Usage: ./install.sh")
+    assert "--uninstall" in shown.stdout and "set -" not in shown.stdout and "#" not in shown.stdout
+    wrong = subprocess.run(["bash", str(REPO / "install.sh"), "--purge"], capture_output=True, text=True)
+    assert wrong.returncode == 2 and "--purge goes with --uninstall" in wrong.stderr
