@@ -137,26 +137,12 @@ class SystemdBackend:
         return self.carry_out(plan).files_deleted
 
     def schedule_facts(self, jobs: Sequence[AnyJob], installed: set[str]) -> dict[str, dict[str, Any]]:
-        """Per job id: next run from the manager, and what it knows of the last run."""
-        names = [n for job in jobs for n in (render.timer_name(job.id), render.service_name(job.id))]
-        states = self.manager.states(names, history=True)  # one connection, every unit
-        facts = {}
-        for job in jobs:
-            timer, service = states[render.timer_name(job.id)], states[render.service_name(job.id)]
-            row: dict[str, Any] = {
-                "next_run": iso_from_usec(timer.next_elapse_usec),
-                "last_run": iso_from_usec(timer.last_trigger_usec or service.exec_start_usec),
-                "last_result": None,
-                "last_duration_s": None,
-            }
-            if service.exec_start_usec:
-                row["last_result"] = service.result or None
-                if service.exec_exit_usec >= service.exec_start_usec:
-                    row["last_duration_s"] = round(
-                        (service.exec_exit_usec - service.exec_start_usec) / 1e6, 3
-                    )
-            facts[job.id] = row
-        return facts
+        """Per job id: the next run, as the manager will start it (the last run is cronsync's own log's)."""
+        states = self.manager.states([render.timer_name(job.id) for job in jobs])  # one connection
+        return {
+            job.id: {"next_run": iso_from_usec(states[render.timer_name(job.id)].next_elapse_usec)}
+            for job in jobs
+        }
 
     def run_now(self, space: UserSpace, job: AnyJob, wait: bool) -> int:
         """Start the job's service as its timer would; wait for it and return exec's exit code."""

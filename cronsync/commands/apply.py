@@ -6,7 +6,7 @@ import json
 
 import click
 
-from cronsync.apply.report import ApplyReport
+from cronsync.apply.report import ApplyReport, JobReport
 from cronsync.commands.common import BACKEND_OPTION, JSON_OPTION, user_space
 from cronsync.core.errors import InvalidInput
 
@@ -37,6 +37,22 @@ def command(ctx: click.Context, backend: str, as_json: bool, from_watcher: bool)
     return 0 if report.ok else 1
 
 
+DONE = {"create": "created", "update": "updated", "delete": "removed", "unchanged": "unchanged"}
+
+
+def _outcome(job: JobReport) -> str:
+    """What happened to the job, once: `created`, `updated`, `removed`, `unchanged`, or FAILED."""
+    return DONE[job.action] if job.ok else "FAILED"
+
+
+def _what_next(job: JobReport) -> str:
+    """When it runs next, or why it does not (a disabled job, a timer that did not come up)."""
+    next_run = job.to_json()["next_run"]
+    if not job.ok or job.detail not in ("ok", "removed"):
+        return job.detail
+    return f"next run {next_run}" if next_run else ""
+
+
 def _print_report(report: ApplyReport, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
@@ -46,10 +62,7 @@ def _print_report(report: ApplyReport, as_json: bool) -> None:
     click.echo(f"backend: {report.backend}")
     width = max((len(job.job_id) for job in report.jobs), default=0)
     for job in report.jobs:
-        next_run = job.to_json()["next_run"]
-        when = f"  next run {next_run}" if next_run else ""
-        mark = "ok" if job.ok else "FAILED"
-        click.echo(f"  {job.action:<9}  {job.job_id:<{width}}  {mark}: {job.detail}{when}")
+        click.echo(f"  {_outcome(job):<9}  {job.job_id:<{width}}  {_what_next(job)}".rstrip())
     if not report.changed:
         click.echo("no changes")
     elif report.reloaded:

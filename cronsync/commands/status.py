@@ -72,14 +72,15 @@ def _describe(cron: str) -> str:
 
 
 def _fill_from_log(row: dict[str, Any], entry: dict[str, Any] | None) -> None:
-    """Where the manager knows no last run (crontab, or a cleared journal), exec's log does."""
+    """The last run, its result and duration, from cronsync's own log in history's words (`success`,
+    `failure`, `timeout`, `skipped`): on every backend the same, and when the run started, not when a
+    timer elapsed."""
     if entry is None:
         return
-    row["last_result"] = row["last_result"] or entry.get("status")
-    row["last_run"] = row["last_run"] or entry.get("start")
-    if row["last_duration_s"] is None:
-        duration = entry.get("duration")
-        row["last_duration_s"] = duration if isinstance(duration, int | float) else None
+    status, start, duration = entry.get("status"), entry.get("start"), entry.get("duration")
+    row["last_result"] = status if isinstance(status, str) else None
+    row["last_run"] = start if isinstance(start, str) else None
+    row["last_duration_s"] = duration if isinstance(duration, int | float) else None
 
 
 def print_rows(backend: str, rows: list[dict[str, Any]]) -> None:

@@ -17,7 +17,7 @@ import pytest
 
 from cronsync.userspace.paths import UserSpace
 from tests.support.cli import CRONSYNC_ARGV, apply_json, cronsync
-from tests.support.exectools import clean_tmp_job
+from tests.support.exectools import clean_tmp_job, log_records, make_space, script_job
 from tests.support.harness import UserManager, wait_for
 from tests.support.hostile import shown_environment
 from tests.support.userspaces import jobs_of, mtimes, write_jobs
@@ -617,3 +617,41 @@ def test_a_jobs_python_environment_reaches_the_job_not_cronsync(
     (record,) = [json.loads(line) for line in UserSpace(user_dir).log_file.read_text().splitlines()]
     assert record["status"] == "success"
     assert record["excerpt"].strip() == f"home=/nonexistent path={shadow}"
+
+
+def test_status_tells_the_last_run_from_cronsyncs_own_log(systemd_user: UserManager, tmp_path: Path) -> None:
+    """The start, result and duration of the last run as `history` has them, not systemd's timer stamp
+    and service words (`exit-code`)."""
+    user = make_space(
+        tmp_path, [script_job("Breaks", "breaks.sh")], scripts={"breaks.sh": "#!/bin/sh\nexit 3\n"}
+    )
+    apply_json(user)
+    ran = cronsync("run", "breaks", user_dir=user)
+    assert ran.returncode == 3, ran.stdout + ran.stderr
+    (record,) = log_records(user)
+    shown = systemd_user.show("cronsync-breaks.service", "Result")
+    assert shown["Result"] == "exit-code"  # what systemd would have said
+    (row,) = json.loads(cronsync("status", "--json", user_dir=user).stdout)["jobs"]
+    assert (row["last_run"], row["last_result"], row["last_duration_s"]) == (
+        record["start"],
+        "failure",
+        record["duration"],
+    )
+    assert "failure" in cronsync("status", user_dir=user).stdout
+
+
+def test_apply_says_once_what_happened_to_each_job_and_when_it_runs(
+    systemd_user: UserManager, user_dir: Path
+) -> None:
+    first = cronsync("apply", "--backend", "systemd", user_dir=user_dir)
+    assert first.returncode == 0, first.stderr
+    line = next(line for line in first.stdout.splitlines() if "clean-temp-files" in line)
+    assert line.split()[:2] == ["created", "clean-temp-files"] and "ok" not in line.split()
+    assert datetime.fromisoformat(line.split("next run ")[1]) == expected_next("0 0 * * 0")
+    systemd_user.systemctl("stop", "cronsync-sync.path")  # this apply, not the watcher's, is under test
+    jobs = jobs_of(user_dir)
+    jobs[1]["enabled"] = False
+    write_jobs(user_dir, jobs)
+    second = cronsync("apply", "--backend", "systemd", user_dir=user_dir).stdout
+    line = next(line for line in second.splitlines() if "clean-temp-files" in line)
+    assert line.split()[:2] == ["updated", "clean-temp-files"] and line.endswith("disabled: timer stopped")
