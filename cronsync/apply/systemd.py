@@ -43,7 +43,8 @@ from cronsync.core.plan import (
 from cronsync.core.schedule import parse
 from cronsync.resources import templates
 from cronsync.userspace.files import fsync_dir
-from cronsync.userspace.paths import UserSpace
+from cronsync.userspace.paths import UserSpace, cli_for
+from cronsync.userspace.runlog import last_records
 
 if TYPE_CHECKING:
     from cronsync.config import AnyJob, Config
@@ -169,9 +170,16 @@ class SystemdBackend:
             ):
                 break
             time.sleep(0.2)
-        seconds = max(0, state.exec_exit_usec - state.exec_start_usec) / 1e6
-        click.echo(f"{job.id}: {state.result} (exit {state.exit_status}) in {seconds:.1f}s")
-        click.echo(f"output: cronsync logs {job.id}")
+        record = last_records(space.log_file).get(job.id)
+        if record is not None and record.get("trigger") == "manual":  # what exec logged of this run
+            status, code, took = record.get("status"), record.get("exit_code"), record.get("duration")
+            click.echo(f"{job.id}: {status} (exit {code}) in {took}s")
+            if record.get("error"):
+                click.echo(f"  {record['error']}")
+        else:  # exec did not log it: it could not start
+            seconds = max(0, state.exec_exit_usec - state.exec_start_usec) / 1e6
+            click.echo(f"{job.id}: {state.result} (exit {state.exit_status}) in {seconds:.1f}s")
+        click.echo(f"output: {cli_for(space)} logs {job.id}")
         if state.result != "success" and state.exit_status == 0:
             return 1  # the service failed without exec's status (it could not start, say)
         return state.exit_status  # exec's exit code: the job's status (see `cronsync exec`)

@@ -30,20 +30,17 @@ def command(ctx: click.Context, backend: str, no_apply: bool) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="cronsync-edit-"))
     draft = workdir / "jobs.json"
     draft.write_bytes(original)
-    while True:
-        _run_editor(draft)
-        edited = draft.read_bytes()
-        if edited == original:
+    try:
+        edited = _edit_until_valid(space, draft, original, settings)
+    except (KeyboardInterrupt, click.Abort):
+        if draft.read_bytes() == original:
             shutil.rmtree(workdir)
-            click.echo("no changes; jobs.json left as it was")
-            return 0
-        problems = _problems(space, edited, settings)
-        if not problems:
-            break
-        for problem in problems:
-            click.echo(f"error: {problem}", err=True)
-        if not click.confirm("jobs.json is not valid. Edit again?", default=True, err=True):
-            raise CronsyncError(f"jobs.json left unchanged; your edit is kept in {draft}")
+            raise CronsyncError("edit aborted; jobs.json left unchanged") from None
+        raise CronsyncError(f"edit aborted; jobs.json left unchanged, your edit is kept in {draft}") from None
+    if edited is None:
+        shutil.rmtree(workdir)
+        click.echo("no changes; jobs.json left as it was")
+        return 0
     if space.jobs_file.read_bytes() != original:
         raise CronsyncError(
             f"jobs.json changed while you were editing; left unchanged, your edit is kept in {draft}"
@@ -57,6 +54,22 @@ def command(ctx: click.Context, backend: str, no_apply: bool) -> int:
 
     code: int = ctx.invoke(apply_command, backend=backend, as_json=False, from_watcher=False)
     return code
+
+
+def _edit_until_valid(space: UserSpace, draft: Path, original: bytes, settings: bytes | None) -> bytes | None:
+    """The edited jobs.json once it is valid (None: left as it was); CronsyncError when the user gives up."""
+    while True:
+        _run_editor(draft)
+        edited = draft.read_bytes()
+        if edited == original:
+            return None
+        problems = _problems(space, edited, settings)
+        if not problems:
+            return edited
+        for problem in problems:
+            click.echo(f"error: {problem}", err=True)
+        if not click.confirm("jobs.json is not valid. Edit again?", default=True, err=True):
+            raise CronsyncError(f"jobs.json left unchanged; your edit is kept in {draft}")
 
 
 def _editor() -> list[str]:
@@ -84,6 +97,8 @@ def _problems(space: UserSpace, edited: bytes, settings: bytes | None) -> list[P
     return problems
 
 
-def _replace(target: Path, data: bytes) -> None:
-    """Atomically, keeping the file's mode."""
+def _replace(jobs_file: Path, data: bytes) -> None:
+    """Atomically, keeping the file's mode; through a symlink (jobs.json kept in a dotfiles repository,
+    say), so the link stays a link and its target gets the edit."""
+    target = Path(os.path.realpath(jobs_file))
     atomic_write(target, data, mode=target.stat().st_mode & 0o777)

@@ -13,7 +13,7 @@ from cronsync.commands.common import BACKEND_OPTION, JSON_OPTION, user_space
 from cronsync.config import Config, load_config
 from cronsync.core.plan import JobPlan
 from cronsync.core.schedule import describe, parse
-from cronsync.userspace.runlog import read_json_lines
+from cronsync.userspace.runlog import last_records
 
 INSTALLED = {"unchanged": "in-sync", "create": "missing", "update": "differs"}
 
@@ -36,10 +36,7 @@ def command(ctx: click.Context, backend: str, as_json: bool) -> None:
 
 
 def job_rows(config: Config, backend: Backend, plans: dict[str, JobPlan]) -> list[dict[str, Any]]:
-    # each job's last record, from one read of the log (not one per job)
-    logged: dict[object, dict[str, Any]] = {}
-    for record in read_json_lines(config.space.log_file):
-        logged[record.get("job_id")] = record
+    logged = last_records(config.space.log_file)
     installed = {job_id for job_id, plan in plans.items() if plan.action != "create"}
     facts = backend.schedule_facts(config.jobs, installed)
     rows = []

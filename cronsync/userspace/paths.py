@@ -215,6 +215,16 @@ class UserSpace:
         return self.root / APPLY_LOCK_FILE
 
 
+def cli_for(space: UserSpace) -> str:
+    """`cronsync`, with the `--user-dir` that reaches this user space when it is not the default: what a
+    hint tells the user to type."""
+    if space.root_str == user_dir_path(None):
+        return "cronsync"
+    import shlex
+
+    return f"cronsync --user-dir {shlex.quote(space.root_str)}"
+
+
 def systemd_user_unit_dir() -> Path:
     """Where user units live: `$XDG_CONFIG_HOME/systemd/user`."""
     from pathlib import Path

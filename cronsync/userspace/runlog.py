@@ -73,6 +73,16 @@ def rotated_file(path: str, number: int) -> str:
     return f"{path}.{number}"
 
 
+def last_records(file: PathLike) -> dict[str, dict[str, Any]]:
+    """Each job's last record (by job_id), from one read of the log and its rotated files."""
+    last: dict[str, dict[str, Any]] = {}
+    for record in read_json_lines(file):
+        job_id = record.get("job_id")
+        if isinstance(job_id, str):
+            last[job_id] = record
+    return last
+
+
 def read_json_lines(file: PathLike, keep: int = 100) -> Iterator[dict[str, Any]]:
     """Every record of the log and its rotated files, oldest first; unreadable lines are skipped."""
     path = os.fspath(file)

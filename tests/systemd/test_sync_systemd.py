@@ -438,7 +438,7 @@ def test_edit_validates_offers_a_re_edit_and_applies(
     jobs_file = user_dir / "config" / "jobs.json"
     good = json.dumps([*jobs_of(user_dir), clean_tmp_job("From The Editor")])
     editor = editor_script(tmp_path, '[{"name": "x", "cron": "nope"}]', good)
-    env = {**os.environ, "EDITOR": f"{sys.executable} {editor}", "VISUAL": ""}
+    env = {**os.environ, "EDITOR": f"{sys.executable} {editor}", "VISUAL": "", "TMPDIR": str(tmp_path)}
     result = cronsync("edit", user_dir=user_dir, input="y\n", env=env)
     assert result.returncode == 0, result.stderr
     assert "job #0 ('x')" in result.stderr and "Edit again?" in result.stderr
@@ -451,11 +451,39 @@ def test_edit_keeps_jobs_json_when_the_user_gives_up(user_dir: Path, tmp_path: P
     jobs_file = user_dir / "config" / "jobs.json"
     original = jobs_file.read_bytes()
     editor = editor_script(tmp_path, "[not json")
-    env = {**os.environ, "EDITOR": f"{sys.executable} {editor}", "VISUAL": ""}
+    env = {**os.environ, "EDITOR": f"{sys.executable} {editor}", "VISUAL": "", "TMPDIR": str(tmp_path)}
     result = cronsync("edit", user_dir=user_dir, input="n\n", env=env)
     assert result.returncode == 1
     assert "invalid JSON" in result.stderr and "jobs.json left unchanged" in result.stderr
     assert jobs_file.read_bytes() == original
+
+
+def test_an_aborted_edit_says_where_the_edit_is_kept(user_dir: Path, tmp_path: Path) -> None:
+    original = (user_dir / "config" / "jobs.json").read_bytes()
+    editor = editor_script(tmp_path, "[not json")
+    drafts = tmp_path / "drafts"
+    drafts.mkdir()
+    env = {**os.environ, "EDITOR": f"{sys.executable} {editor}", "VISUAL": "", "TMPDIR": str(drafts)}
+    result = cronsync("edit", user_dir=user_dir, input="", env=env)  # no answer to "Edit again?"
+    assert result.returncode == 1 and "edit aborted; jobs.json left unchanged" in result.stderr
+    (kept,) = drafts.glob("cronsync-edit-*/jobs.json")
+    assert f"your edit is kept in {kept}" in result.stderr and kept.read_text() == "[not json"
+    assert (user_dir / "config" / "jobs.json").read_bytes() == original
+
+
+def test_edit_writes_through_a_symlinked_jobs_json(user_dir: Path, tmp_path: Path) -> None:
+    """jobs.json kept in a dotfiles repository and linked into the user space stays a link."""
+    dotfiles = tmp_path / "dotfiles"
+    dotfiles.mkdir()
+    (user_dir / "config" / "jobs.json").rename(dotfiles / "jobs.json")
+    (user_dir / "config" / "jobs.json").symlink_to(dotfiles / "jobs.json")
+    good = json.dumps([*jobs_of(user_dir), clean_tmp_job("Linked")])
+    editor = editor_script(tmp_path, good)
+    env = {**os.environ, "EDITOR": f"{sys.executable} {editor}", "VISUAL": "", "TMPDIR": str(tmp_path)}
+    result = cronsync("edit", "--no-apply", user_dir=user_dir, env=env)
+    assert result.returncode == 0, result.stderr
+    assert (user_dir / "config" / "jobs.json").is_symlink()
+    assert (dotfiles / "jobs.json").read_text() == good
 
 
 def test_uninstall_stops_the_watcher_and_removes_only_marked_units(
@@ -655,3 +683,16 @@ def test_apply_says_once_what_happened_to_each_job_and_when_it_runs(
     second = cronsync("apply", "--backend", "systemd", user_dir=user_dir).stdout
     line = next(line for line in second.splitlines() if "clean-temp-files" in line)
     assert line.split()[:2] == ["updated", "clean-temp-files"] and line.endswith("disabled: timer stopped")
+
+
+def test_run_says_what_cronsync_logged_and_hints_with_the_user_dir(
+    systemd_user: UserManager, tmp_path: Path
+) -> None:
+    slow = script_job("Slow", "slow.sh", timeout=1)
+    user = make_space(tmp_path, [slow], scripts={"slow.sh": "#!/bin/sh\nsleep 30\n"})
+    apply_json(user)
+    ran = cronsync("run", "slow", user_dir=user)
+    assert ran.returncode == 124, ran.stdout + ran.stderr
+    assert "slow: timeout (exit 124)" in ran.stdout and "exit-code" not in ran.stdout
+    assert "timed out after 1s" in ran.stdout  # the reason exec logged
+    assert f"output: cronsync --user-dir {user} logs slow" in ran.stdout
