@@ -76,3 +76,17 @@ def load_job(space: UserSpace, name_or_id: str) -> tuple[Config, AnyJob]:
         known = ", ".join(j.id for j in config.jobs) or "none"
         raise CronsyncError(f"no job named or with id {name_or_id!r} in {space.jobs_file} (jobs: {known})")
     return config, job
+
+
+RUN_HEADER = f"{'START':<19}  {'JOB':<28}  {'TRIGGER':<7}  {'STATUS':<8}  {'DURATION':>8}  {'EXIT':>4}"
+
+
+def format_row(record: dict[str, Any]) -> str:
+    start = str(record.get("start", ""))[:19].replace("T", " ")
+    duration = record.get("duration")
+    shown = f"{duration:.1f}s" if isinstance(duration, int | float) else "?"
+    code = record.get("exit_code", "")
+    return (
+        f"{start:<19}  {record.get('job_id', '')!s:<28}  {record.get('trigger', '')!s:<7}  "
+        f"{record.get('status', '')!s:<8}  {shown:>8}  {code!s:>4}"
+    )

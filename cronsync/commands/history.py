@@ -8,24 +8,13 @@ from typing import Any
 
 import click
 
-from cronsync.commands.common import user_space
+from cronsync.commands.common import RUN_HEADER, format_row, user_space
 from cronsync.core.ids import job_id
 from cronsync.userspace.runlog import read_json_lines
 
 
 def matches(record: dict[str, Any], wanted: str) -> bool:
     return wanted in (record.get("job_id"), record.get("job_name")) or record.get("job_id") == job_id(wanted)
-
-
-def format_row(record: dict[str, Any]) -> str:
-    start = str(record.get("start", ""))[:19].replace("T", " ")
-    duration = record.get("duration")
-    shown = f"{duration:.1f}s" if isinstance(duration, int | float) else "?"
-    code = record.get("exit_code", "")
-    return (
-        f"{start:<19}  {record.get('job_id', '')!s:<28}  {record.get('trigger', '')!s:<7}  "
-        f"{record.get('status', '')!s:<8}  {shown:>8}  {code!s:>4}"
-    )
 
 
 @click.command()
@@ -45,6 +34,6 @@ def command(ctx: click.Context, job: str | None, count: int, as_json: bool) -> N
         where = f" of {job!r}" if job else ""
         click.echo(f"no runs{where} in {space.log_file}")
         return
-    click.echo(f"{'START':<19}  {'JOB':<28}  {'TRIGGER':<7}  {'STATUS':<8}  {'DURATION':>8}  {'EXIT':>4}")
+    click.echo(RUN_HEADER)
     for record in last:
         click.echo(format_row(record))

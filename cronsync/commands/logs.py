@@ -2,34 +2,40 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
-from cronsync.commands.common import complete_job_names, load_job, user_space
+from cronsync.commands.common import RUN_HEADER, complete_job_names, format_row, load_job, user_space
 from cronsync.userspace.runlog import read_json_lines
 
 JOURNAL_SOCKET = Path("/run/systemd/journal/socket")
+EXCERPT_LINES = 5  # of a run's output (or cronsync's error), under its line
 
 
 @click.command()
 @click.argument("job_name", metavar="JOB", shell_complete=complete_job_names)
 @click.option("-n", "--lines", "count", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Without a journal: the scheduler.log records, one a line."
+)
 @click.pass_context
-def command(ctx: click.Context, job_name: str, count: int, follow: bool) -> None:
+def command(ctx: click.Context, job_name: str, count: int, follow: bool, as_json: bool) -> None:
     """Show JOB's output (journal by SyslogIdentifier=cronsync-<id>, else USER/logs/scheduler.log)."""
     space = user_space(ctx)
     _config, job = load_job(space, job_name)
     identifier = f"cronsync-{job.id}"
-    if _journal_available() and (follow or _journal_has(identifier)):
+    if not as_json and _journal_available() and (follow or _journal_has(identifier)):
         argv = ["journalctl", "--no-pager", "-q", "-o", "short-iso", "-t", identifier, "-n", str(count)]
         os.execvp("journalctl", [*argv, "-f"] if follow else argv)
-    _print_log(space.log_file, job.id, count, follow)
+    _print_log(space.log_file, job.id, count, follow, as_json)
 
 
 def _journal_available() -> bool:
@@ -47,12 +53,25 @@ def _journal_has(identifier: str) -> bool:
     return proc.returncode == 0 and bool(proc.stdout.strip())
 
 
-def _print_log(log_file: Path, job_id: str, count: int, follow: bool) -> None:
-    import json
+def _show(record: dict[str, Any], as_json: bool) -> None:
+    """One run: its record as JSON, or history's columns and the start of its output."""
+    if as_json:
+        click.echo(json.dumps(record, ensure_ascii=False))
+        return
+    click.echo(format_row(record))
+    excerpt = record.get("error") or record.get("excerpt") or ""
+    for line in str(excerpt).strip().splitlines()[:EXCERPT_LINES]:
+        click.echo(f"    {line}")
+
+
+def _print_log(log_file: Path, job_id: str, count: int, follow: bool, as_json: bool) -> None:
     from collections import deque
 
-    for entry in deque((r for r in read_json_lines(log_file) if r.get("job_id") == job_id), maxlen=count):
-        click.echo(json.dumps(entry))
+    last = deque((r for r in read_json_lines(log_file) if r.get("job_id") == job_id), maxlen=count)
+    if last and not as_json:
+        click.echo(RUN_HEADER)
+    for entry in last:
+        _show(entry, as_json)
     if not follow:
         return
     offset = log_file.stat().st_size if log_file.exists() else 0
@@ -68,8 +87,8 @@ def _print_log(log_file: Path, job_id: str, count: int, follow: bool) -> None:
             for line in handle:
                 try:
                     new = json.loads(line)
-                except ValueError:
+                except (ValueError, RecursionError):
                     continue
                 if isinstance(new, dict) and new.get("job_id") == job_id:
-                    click.echo(json.dumps(new))
+                    _show(new, as_json)
             offset = handle.tell()

@@ -17,7 +17,7 @@ import pytest
 
 from cronsync.userspace.paths import UserSpace
 from tests.support.cli import CRONSYNC_ARGV, apply_json, cronsync
-from tests.support.exectools import clean_tmp_job, log_records, make_space, script_job
+from tests.support.exectools import clean_tmp_job, log_records, make_space, run_exec, script_job
 from tests.support.harness import UserManager, wait_for
 from tests.support.hostile import shown_environment
 from tests.support.userspaces import jobs_of, mtimes, write_jobs
@@ -412,9 +412,24 @@ def test_logs_falls_back_to_scheduler_log(user_dir: Path) -> None:
     lines = [{"job_id": "clean-temp-files", "status": "ok", "n": i} for i in range(5)]
     lines.insert(2, {"job_id": "daily-standup-summary", "status": "failed"})
     log.write_text("".join(json.dumps(line) + "\n" for line in lines) + "not json\n")
-    result = cronsync("logs", "Clean Temp Files", "-n", "3", user_dir=user_dir)
+    result = cronsync("logs", "Clean Temp Files", "-n", "3", "--json", user_dir=user_dir)
     assert result.returncode == 0, result.stderr
     assert [json.loads(line)["n"] for line in result.stdout.splitlines()] == [2, 3, 4]
+
+
+def test_logs_without_a_journal_prints_readable_lines(tmp_path: Path) -> None:
+    user = make_space(
+        tmp_path, [script_job("Talks", "talks.sh")], scripts={"talks.sh": "#!/bin/sh\necho hello there\n"}
+    )
+    assert run_exec(user, "talks").returncode == 0
+    shown = cronsync("logs", "talks", user_dir=user)
+    assert shown.returncode == 0, shown.stderr
+    header, row, output = shown.stdout.splitlines()
+    (record,) = log_records(user)
+    assert header.split() == ["START", "JOB", "TRIGGER", "STATUS", "DURATION", "EXIT"]
+    assert row.split()[2:5] == ["talks", "timer", "success"] and row.split()[-1] == "0"
+    assert row.startswith(record["start"][:19].replace("T", " "))
+    assert output.strip() == "hello there" and "{" not in shown.stdout
 
 
 def editor_script(tmp_path: Path, *versions: str) -> Path:
