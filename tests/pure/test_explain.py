@@ -91,3 +91,44 @@ def test_unknown_time_zone_exits_1() -> None:
 def test_bad_flag_value_is_a_usage_error() -> None:
     result = cronsync("explain", "* * * * *", "--next", "-1")
     assert result.returncode == 2 and "--next" in result.stderr
+
+
+WORDS = {  # a schedule written in words -> how cron writes it
+    "every 15 minutes on weekdays": "*/15 * * * 1-5",
+    "every minute": "* * * * *",
+    "every 2 hours": "0 */2 * * *",
+    "hourly": "0 * * * *",
+    "daily at 9am": "0 9 * * *",
+    "every day at noon": "0 12 * * *",
+    "every monday at 10:30": "30 10 * * 1",
+    "at 17:45 on weekends": "45 17 * * 0,6",
+    "weekly": "0 0 * * 0",
+    "monthly at 6pm": "0 18 1 * *",
+    "every friday and saturday at 23:00": "0 23 * * 5,6",
+}
+
+
+def test_a_schedule_in_words_is_refused_with_how_cron_writes_it() -> None:
+    from cronsync.core.phrases import cron_for
+
+    for words, expression in WORDS.items():
+        assert cron_for(words) == expression, words
+        result = cronsync("explain", words)
+        assert result.returncode == 1 and "cron syntax is expected" in result.stderr, words
+        assert f"is written {expression!r}" in result.stderr, result.stderr
+        meant = cronsync("explain", expression, "--json")  # what it suggests is valid and means it
+        assert meant.returncode == 0, meant.stderr
+        description = json.loads(meant.stdout)["description"]
+        assert f"({description})" in result.stderr
+
+
+def test_words_it_cannot_read_get_no_guess() -> None:
+    from cronsync.core.phrases import cron_for
+
+    for words in ("every day at 9 except sundays", "every 15 minutes at 9", "every month on mondays", "soon"):
+        assert cron_for(words) is None, words
+        result = cronsync("explain", words, "--json")
+        assert result.returncode == 1
+        error = json.loads(result.stdout)["error"]
+        assert "cron syntax is expected" in error and "is written" not in error
+    assert cronsync("explain", "0 9 * * mon-fri").returncode == 0  # day and month names are cron syntax
