@@ -62,6 +62,19 @@ def systemd_user(
 
 
 @pytest.fixture
+def stopped_cron(tmp_path: Path) -> Iterator[CronDaemon]:
+    """A private crontab spool with no cron daemon serving it: cron installed, not running."""
+    reason = missing_for_cron()
+    if reason:
+        unavailable(reason)
+    spool = CronDaemon.start(os.environ, tmp_path, running=False)
+    try:
+        yield spool
+    finally:
+        spool.stop()
+
+
+@pytest.fixture
 def cron_daemon(tmp_path: Path) -> Iterator[CronDaemon]:
     """A real Debian cron daemon whose spool is a private tmpfs."""
     reason = missing_for_cron()

@@ -48,17 +48,40 @@ def remove() -> None:
 
 
 def cron_running() -> bool:
-    """Whether a cron daemon process exists on this machine."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
+    """Whether a cron daemon serves this crontab: a cron process in this mount namespace (a cron in
+    another container or namespace reads another spool). One whose namespace cannot be read (another
+    account's, without root) counts."""
+    ours = _mount_namespace("self")
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
             continue
         try:
-            name = (entry / "comm").read_text().strip()
+            name = Path(f"/proc/{pid}/comm").read_text().strip()
         except OSError:
             continue
         if name in ("cron", "crond"):
-            return True
+            theirs = _mount_namespace(pid)
+            if theirs is None or ours is None or theirs == ours:
+                return True
     return False
+
+
+def _mount_namespace(pid: str) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/mnt")
+    except OSError:
+        return None
+
+
+def start_command() -> str:
+    """How to start Debian's cron daemon here: through systemd where it is PID 1, else the daemon itself
+    (it puts itself in the background); with sudo unless we are root."""
+    try:
+        init = Path("/proc/1/comm").read_text().strip()
+    except OSError:
+        init = ""
+    command = "systemctl enable --now cron" if init == "systemd" else "/usr/sbin/cron"
+    return command if os.geteuid() == 0 else f"sudo {command}"
 
 
 def local_timezone() -> str | None:

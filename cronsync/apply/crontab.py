@@ -147,3 +147,10 @@ def _timezone_problems(config: Config, local_zone: str | None) -> list[Problem]:
         for index, job in enumerate(config.jobs)
         if job.timezone and not (local_zone and same_zone(job.timezone, local_zone))
     ]
+
+
+def scheduler_warnings() -> list[str]:
+    """What stops the crontab's entries from running, said with the command that mends it."""
+    if shutil.which("crontab") is not None and not crontab.cron_running():
+        return [f"the cron daemon is not running, so no entry will run; start it: {crontab.start_command()}"]
+    return []

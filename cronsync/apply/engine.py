@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from cronsync import CronsyncError
 from cronsync.adapters import systemd
-from cronsync.apply.crontab import CrontabBackend
+from cronsync.apply.crontab import CrontabBackend, scheduler_warnings
 from cronsync.apply.fastpath import Update, full_update, plan_changes
 from cronsync.apply.report import ApplyReport
 from cronsync.apply.systemd import SystemdBackend
@@ -99,6 +99,8 @@ def uninstall_everywhere(requested: str) -> dict[str, list[str]]:
 def make_plan(config: Config, backend: Backend) -> Plan:
     """The backend's plan, warned when the other backend still holds cronsync schedules."""
     plan = backend.plan(config)
+    if isinstance(backend, CrontabBackend):
+        plan.warnings.extend(scheduler_warnings())
     _warn_about_the_other_backend(plan, backend)
     return plan
 

@@ -103,7 +103,7 @@ def _cron_finding(required: bool) -> Finding:
     if crontab.cron_running():
         return Finding("cron", "ok", "the cron daemon is running")
     level = "error" if required else "warning"
-    return Finding("cron", level, "the cron daemon is not running", "sudo systemctl enable --now cron")
+    return Finding("cron", level, "the cron daemon is not running", crontab.start_command())
 
 
 def _program_paths(words: list[str]) -> list[str]:

@@ -30,9 +30,12 @@ def command(ctx: click.Context, backend: str, as_json: bool) -> None:
     plan = make_plan(config, chosen)
     rows = job_rows(config, chosen, {job.job_id: job for job in plan.jobs})
     if as_json:
-        click.echo(json.dumps({"ok": True, "backend": chosen.name, "jobs": rows}, indent=2))
-    else:
-        print_rows(chosen.name, rows)
+        payload = {"ok": True, "backend": chosen.name, "jobs": rows, "warnings": plan.warnings}
+        click.echo(json.dumps(payload, indent=2))
+        return
+    for warning in plan.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    print_rows(chosen.name, rows)
 
 
 def job_rows(config: Config, backend: Backend, plans: dict[str, JobPlan]) -> list[dict[str, Any]]:

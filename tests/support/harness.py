@@ -45,6 +45,10 @@ _CRON_SCRIPT = textwrap.dedent(
 )
 
 
+# The same private spool, and no daemon: a machine where cron is installed but not running.
+_SPOOL_ONLY_SCRIPT = _CRON_SCRIPT.replace("exec /usr/sbin/cron -f", "exec sleep infinity")
+
+
 def wait_for(predicate: Callable[[], object], timeout: float, interval: float = 0.1) -> bool:
     """Poll predicate until it is true (True) or timeout seconds pass (False)."""
     deadline = time.monotonic() + timeout
@@ -249,8 +253,10 @@ class CronDaemon:
         return self.tree.pid
 
     @classmethod
-    def start(cls, env: Mapping[str, str], log_dir: Path) -> CronDaemon:
-        tree = _start_namespaced(_CRON_SCRIPT, env, log_dir / "cron.log")
+    def start(cls, env: Mapping[str, str], log_dir: Path, *, running: bool = True) -> CronDaemon:
+        """The daemon on its private spool; with running=False only the spool (cron is not started)."""
+        script = _CRON_SCRIPT if running else _SPOOL_ONLY_SCRIPT
+        tree = _start_namespaced(script, env, log_dir / "cron.log")
         daemon = cls(tree)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
