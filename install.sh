@@ -154,7 +154,7 @@ cron_running() {
 case "$apply_out" in
   *"backend: crontab"*)
     if ! cron_running; then
-      if [ "$(cat /proc/1/comm 2>/dev/null)" = "systemd" ]; then
+      if [ -d /run/systemd/system ]; then  # systemd is PID 1 (sd_booted)
         start=(systemctl enable --now cron)
       else
         start=(/usr/sbin/cron)  # no systemd as PID 1 (a container): Debian's cron daemonizes itself

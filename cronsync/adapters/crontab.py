@@ -74,13 +74,10 @@ def _mount_namespace(pid: str) -> str | None:
 
 
 def start_command() -> str:
-    """How to start Debian's cron daemon here: through systemd where it is PID 1, else the daemon itself
-    (it puts itself in the background); with sudo unless we are root."""
-    try:
-        init = Path("/proc/1/comm").read_text().strip()
-    except OSError:
-        init = ""
-    command = "systemctl enable --now cron" if init == "systemd" else "/usr/sbin/cron"
+    """How to start Debian's cron daemon here: through systemd where it is PID 1 (it made
+    /run/systemd/system, as sd_booted(3) checks), else the daemon itself (it puts itself in the
+    background); with sudo unless we are root."""
+    command = "systemctl enable --now cron" if os.path.isdir("/run/systemd/system") else "/usr/sbin/cron"
     return command if os.geteuid() == 0 else f"sudo {command}"
 
 

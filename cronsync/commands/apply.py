@@ -33,6 +33,10 @@ def command(ctx: click.Context, backend: str, as_json: bool, from_watcher: bool)
         from cronsync.apply.engine import apply, choose_backend
 
         report = apply(space, choose_backend(backend))[1]
+    from cronsync.exec.readiness import will_fail
+
+    for job_id, reasons in will_fail(space).items():
+        report.warnings.extend(f"{job_id} will fail: {reason}" for reason in reasons)
     _print_report(report, as_json)
     return 0 if report.ok else 1
 

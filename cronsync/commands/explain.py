@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from cronsync.commands.common import JSON_OPTION
+from cronsync.core.phrases import check_not_words
 from cronsync.core.schedule import (
     Schedule,
     ScheduleError,
@@ -38,6 +39,7 @@ MAX_NEXT = 1000
 def command(expression: str, timezone: str | None, count: int, as_json: bool) -> None:
     """Explain a cron EXPRESSION, e.g. cronsync explain "0 9 * * 1-5" --timezone Europe/Berlin."""
     try:
+        check_not_words(expression)
         schedule = parse(expression)
         _check_zone(timezone)
     except ScheduleError as exc:

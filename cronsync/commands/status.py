@@ -13,6 +13,7 @@ from cronsync.commands.common import BACKEND_OPTION, JSON_OPTION, user_space
 from cronsync.config import Config, load_config
 from cronsync.core.plan import JobPlan
 from cronsync.core.schedule import describe, parse
+from cronsync.exec.readiness import will_fail
 from cronsync.userspace.runlog import last_records
 
 INSTALLED = {"unchanged": "in-sync", "create": "missing", "update": "differs"}
@@ -42,6 +43,7 @@ def job_rows(config: Config, backend: Backend, plans: dict[str, JobPlan]) -> lis
     logged = last_records(config.space.log_file)
     installed = {job_id for job_id, plan in plans.items() if plan.action != "create"}
     facts = backend.schedule_facts(config.jobs, installed)
+    failing = will_fail(config.space)
     rows = []
     for job in config.jobs:
         plan = plans.get(job.id)
@@ -59,6 +61,7 @@ def job_rows(config: Config, backend: Backend, plans: dict[str, JobPlan]) -> lis
             "last_duration_s": None,
             "installed": INSTALLED.get(plan.action, "differs") if plan else "missing",
             "changes": plan.changes if plan else [],
+            "will_fail": failing.get(job.id, []),
         }
         row.update(facts.get(job.id, {}))
         _fill_from_log(row, logged.get(job.id))
@@ -97,3 +100,5 @@ def print_rows(backend: str, rows: list[dict[str, Any]]) -> None:
                 last += f" in {row['last_duration_s']}s"
         drift = row["installed"] + (f" ({', '.join(row['changes'])})" if row["changes"] else "")
         click.echo(f"    next: {row['next_run'] or '-'}   last: {last}   installed: {drift}")
+        for reason in row["will_fail"]:
+            click.echo(f"    will fail: {reason}")

@@ -19,6 +19,7 @@ from pydantic import (
 
 from cronsync.core.errors import InvalidInput, Problem
 from cronsync.core.ids import job_id
+from cronsync.core.phrases import check_not_words
 from cronsync.core.schedule import ScheduleError, check_zone
 from cronsync.core.schedule import parse as parse_schedule
 
@@ -175,6 +176,7 @@ class JobBase(StrictModel):
     @classmethod
     def _valid_cron(cls, cron: str) -> str:
         try:
+            check_not_words(cron)
             parse_schedule(cron)
         except ScheduleError as exc:
             raise ValueError(str(exc)) from None

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from cronsync.core.schedule import ScheduleError, describe, parse
+
 _DAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
 _EVERY = re.compile(r"\bevery\s+(\d+)\s+(minute|min|hour)s?\b")
 _EVERY_ONE = re.compile(r"\b(?:every|each)\s+(minute|hour|day|week|month)\b")
@@ -29,12 +31,28 @@ _VOCABULARY |= {
 _VOCABULARY |= {spelled for name in _DAYS for spelled in (name, f"{name}s")}
 
 
+def check_not_words(text: str) -> None:
+    """ScheduleError when a schedule is written in words: that cron syntax is expected, and how cron
+    writes it (with what that means) when it is one of the phrases read here."""
+    if not is_words(text):
+        return
+    message = "cron syntax is expected: five fields (minute hour day-of-month month day-of-week), not words"
+    meant = cron_for(text)
+    if meant is None:
+        raise ScheduleError(
+            f"{message}; e.g. '*/15 * * * *' is every 15 minutes, '0 9 * * 1-5' 09:00 on weekdays"
+        )
+    raise ScheduleError(f"{message}; {text!r} is written {meant!r} ({describe(parse(meant))})")
+
+
 def is_words(text: str) -> bool:
     """Whether a would-be cron expression is written in words (a word of four letters or more that is no
     month or day name: those are cron syntax)."""
     names = {name[:3] for name in _DAYS} | {name for name in _DAYS}
     months = {"january", "february", "march", "april", "june", "july", "august", "september"}
     months |= {"october", "november", "december"}
+    if text.strip().startswith("@"):
+        return False  # a nickname (@daily, @reboot): cron syntax
     words = re.findall(r"[a-z]+", text.lower())
     return any(len(word) >= 4 and word not in names | months for word in words)
 

@@ -117,9 +117,6 @@ def parse(expression: str) -> Schedule:
         )
     if text.startswith("@"):
         return _parse_nickname(expression, text)
-    words = _words_message(text)
-    if words is not None:
-        raise ScheduleError(words)
     fields = text.split()
     if len(fields) != len(FIELDS):
         raise ScheduleError(_field_count_message(len(fields)))
@@ -151,19 +148,6 @@ def _parse_nickname(expression: str, text: str) -> Schedule:
         raise ScheduleError(f"{text!r} is not a cron nickname; allowed: {allowed}")
     parsed = parse(NICKNAMES[nickname])
     return replace(parsed, expression=expression, nickname=nickname)
-
-
-def _words_message(text: str) -> str | None:
-    """For a schedule written in words: that cron syntax is expected, and how cron writes it."""
-    from cronsync.core.phrases import cron_for, is_words
-
-    if not is_words(text):
-        return None
-    message = "cron syntax is expected: five fields (minute hour day-of-month month day-of-week), not words"
-    meant = cron_for(text)
-    if meant is None:
-        return f"{message}; e.g. '*/15 * * * *' is every 15 minutes, '0 9 * * 1-5' 09:00 on weekdays"
-    return f"{message}; {text!r} is written {meant!r} ({describe(parse(meant))})"
 
 
 def _field_count_message(count: int) -> str:

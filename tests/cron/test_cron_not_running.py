@@ -9,11 +9,7 @@ from pathlib import Path
 from tests.support.cli import cronsync_in
 from tests.support.harness import CronDaemon
 
-START = (
-    "systemctl enable --now cron"
-    if Path("/proc/1/comm").read_text().strip() == "systemd"
-    else "/usr/sbin/cron"
-)
+START = "systemctl enable --now cron" if Path("/run/systemd/system").is_dir() else "/usr/sbin/cron"
 START = START if os.geteuid() == 0 else f"sudo {START}"
 
 

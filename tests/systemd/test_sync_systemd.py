@@ -17,7 +17,14 @@ import pytest
 
 from cronsync.userspace.paths import UserSpace
 from tests.support.cli import CRONSYNC_ARGV, apply_json, cronsync
-from tests.support.exectools import clean_tmp_job, log_records, make_space, run_exec, script_job
+from tests.support.exectools import (
+    clean_tmp_job,
+    log_records,
+    make_space,
+    run_exec,
+    script_job,
+    write_secrets,
+)
 from tests.support.harness import UserManager, wait_for
 from tests.support.hostile import shown_environment
 from tests.support.userspaces import jobs_of, mtimes, write_jobs
@@ -711,3 +718,43 @@ def test_run_says_what_cronsync_logged_and_hints_with_the_user_dir(
     assert "slow: timeout (exit 124)" in ran.stdout and "exit-code" not in ran.stdout
     assert "timed out after 1s" in ran.stdout  # the reason exec logged
     assert f"output: cronsync --user-dir {user} logs slow" in ran.stdout
+
+
+def test_apply_and_status_flag_jobs_that_will_fail_as_configured(
+    systemd_user: UserManager, user_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The example's agent job needs $OPENAI_API_KEY and Telegram's secrets: until they are set, apply and
+    status say it will fail, and why."""
+    for name in ("OPENAI_API_KEY", "TELEGRAM_BOT_TOKEN", "TELEGRAM_CHAT_ID"):
+        monkeypatch.delenv(name, raising=False)
+    report = apply_json(user_dir)
+    failing = [w for w in report["warnings"] if w.startswith("daily-standup-summary will fail: ")]
+    assert any("$OPENAI_API_KEY is not set" in w for w in failing), report["warnings"]
+    assert any("${TELEGRAM_BOT_TOKEN}" in w for w in failing)
+    assert not any(w.startswith("clean-temp-files will fail") for w in report["warnings"])
+    rows = {
+        row["id"]: row for row in json.loads(cronsync("status", "--json", user_dir=user_dir).stdout)["jobs"]
+    }
+    assert (
+        len(rows["daily-standup-summary"]["will_fail"]) == 2 and rows["clean-temp-files"]["will_fail"] == []
+    )
+    assert (
+        "will fail: agent backend: API key variable $OPENAI_API_KEY"
+        in cronsync("status", user_dir=user_dir).stdout
+    )
+
+    write_secrets(
+        user_dir, "OPENAI_API_KEY=sk-test-0123456789\nTELEGRAM_BOT_TOKEN=123:abc\nTELEGRAM_CHAT_ID=42\n"
+    )
+    rows = {
+        row["id"]: row for row in json.loads(cronsync("status", "--json", user_dir=user_dir).stdout)["jobs"]
+    }
+    assert rows["daily-standup-summary"]["will_fail"] == []
+    settings = json.loads((user_dir / "config" / "settings.json").read_text())
+    settings["python"] = "python9.99"  # an interpreter that is not installed
+    (user_dir / "config" / "settings.json").write_text(json.dumps(settings))
+    report = apply_json(user_dir)
+    assert any(
+        w.startswith("clean-temp-files will fail: ") and "'python9.99' not found" in w
+        for w in report["warnings"]
+    ), report["warnings"]
