@@ -103,14 +103,14 @@ class CrontabBackend:
             facts[job.id] = {"next_run": fires[0].isoformat(timespec="seconds") if fires else None}
         return facts
 
-    def run_now(self, space: UserSpace, job: AnyJob, wait: bool) -> int:
+    def run_now(self, space: UserSpace, job_id: str, wait: bool) -> int:
         """Run the entry's command with the environment cron gives it."""
         from crontab import CronTab
 
         text = crontab.read() or ""
-        if job.id not in split(text).entries():
+        if job_id not in split(text).entries():
             raise CronsyncError(
-                f"{job.id} has no entry in the crontab; run `cronsync apply --backend crontab` first"
+                f"{job_id} has no entry in the crontab; run `cronsync apply --backend crontab` first"
             )
         environment = {
             "HOME": os.path.expanduser("~"),
@@ -118,8 +118,8 @@ class CrontabBackend:
             **CRON_BASE_ENVIRONMENT,
             **{str(k): str(v) for k, v in CronTab(tab=split(text).user_text()).env.items()},
         }
-        space.request_manual_run(job.id)  # exec records the run as `manual`
-        argv = installation_target(space).command("exec", job.id)
+        space.request_manual_run(job_id)  # exec records the run as `manual`
+        argv = installation_target(space).command("exec", job_id)
         return subprocess.run(argv, env=environment, check=False).returncode
 
 

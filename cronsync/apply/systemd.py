@@ -145,18 +145,18 @@ class SystemdBackend:
             for job in jobs
         }
 
-    def run_now(self, space: UserSpace, job: AnyJob, wait: bool) -> int:
+    def run_now(self, space: UserSpace, job_id: str, wait: bool) -> int:
         """Start the job's service as its timer would; wait for it and return exec's exit code."""
         import click
 
         manager = self.manager
-        service = render.service_name(job.id)
+        service = render.service_name(job_id)
         before = manager.states([service], history=True)[service]
         if not before.loaded:
             raise CronsyncError(
                 f"{service} is not installed ({before.load_state}); run `cronsync apply` first"
             )
-        space.request_manual_run(job.id)  # exec records the run as `manual`
+        space.request_manual_run(job_id)  # exec records the run as `manual`
         manager.start(service)
         click.echo(f"started {service}")
         if not wait:
@@ -170,16 +170,16 @@ class SystemdBackend:
             ):
                 break
             time.sleep(0.2)
-        record = last_records(space.log_file).get(job.id)
+        record = last_records(space.log_file).get(job_id)
         if record is not None and record.get("trigger") == "manual":  # what exec logged of this run
             status, code, took = record.get("status"), record.get("exit_code"), record.get("duration")
-            click.echo(f"{job.id}: {status} (exit {code}) in {took}s")
+            click.echo(f"{job_id}: {status} (exit {code}) in {took}s")
             if record.get("error"):
                 click.echo(f"  {record['error']}")
         else:  # exec did not log it: it could not start
             seconds = max(0, state.exec_exit_usec - state.exec_start_usec) / 1e6
-            click.echo(f"{job.id}: {state.result} (exit {state.exit_status}) in {seconds:.1f}s")
-        click.echo(f"output: {cli_for(space)} logs {job.id}")
+            click.echo(f"{job_id}: {state.result} (exit {state.exit_status}) in {seconds:.1f}s")
+        click.echo(f"output: {cli_for(space)} logs {job_id}")
         if state.result != "success" and state.exit_status == 0:
             return 1  # the service failed without exec's status (it could not start, say)
         return state.exit_status  # exec's exit code: the job's status (see `cronsync exec`)

@@ -6,7 +6,7 @@ Commands raise; they never exit: `cronsync.cli.main` turns every error into its 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import click
 
@@ -73,9 +73,57 @@ def load_job(space: UserSpace, name_or_id: str) -> tuple[Config, AnyJob]:
     config = load_config(space)
     job = config.find(name_or_id)
     if job is None:
-        known = ", ".join(j.id for j in config.jobs) or "none"
-        raise CronsyncError(f"no job named or with id {name_or_id!r} in {space.jobs_file} (jobs: {known})")
+        raise _no_such_job(space, name_or_id, [j.id for j in config.jobs])
     return config, job
+
+
+class JobRef(NamedTuple):
+    id: str
+    name: str
+
+
+def find_job(space: UserSpace, name_or_id: str) -> JobRef:
+    """The job named (or with the id) `name_or_id` in jobs.json; while jobs.json has errors, in the last
+    valid configuration (the compiled cache), with a warning: one job's error never blocks the others."""
+    from cronsync.config import load_config
+    from cronsync.core.errors import InvalidInput
+
+    try:
+        config = load_config(space)
+    except InvalidInput as exc:
+        jobs = _last_valid_jobs(space)
+        if jobs is None:
+            raise
+        click.echo(
+            f"warning: {space.jobs_file} has {len(exc.problems)} problem(s) (see `cronsync validate`); "
+            "using its last valid version",
+            err=True,
+        )
+    else:
+        jobs = [JobRef(job.id, job.name) for job in config.jobs]
+    found = next((job for job in jobs if name_or_id in (job.id, job.name)), None)
+    if found is None:
+        raise _no_such_job(space, name_or_id, [job.id for job in jobs])
+    return found
+
+
+def _last_valid_jobs(space: UserSpace) -> list[JobRef] | None:
+    from cronsync.userspace.compiled import CacheMiss, open_compiled
+
+    compiled = open_compiled(space)
+    if compiled is None:
+        return None
+    with compiled:
+        try:
+            records = compiled.records()
+        except CacheMiss:
+            return None
+    return [JobRef(job_id, str(job.get("name", job_id))) for job_id, job in records.items()]
+
+
+def _no_such_job(space: UserSpace, name_or_id: str, known: list[str]) -> CronsyncError:
+    listed = ", ".join(known) or "none"
+    return CronsyncError(f"no job named or with id {name_or_id!r} in {space.jobs_file} (jobs: {listed})")
 
 
 RUN_HEADER = f"{'START':<19}  {'JOB':<28}  {'TRIGGER':<7}  {'STATUS':<8}  {'DURATION':>8}  {'EXIT':>4}"

@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import deque
 from typing import Any
 
 import click
 
-from cronsync.commands.common import RUN_HEADER, format_row, user_space
+from cronsync.commands.common import RUN_HEADER, find_job, format_row, user_space
+from cronsync.core.errors import InvalidInput
 from cronsync.core.ids import job_id
+from cronsync.userspace.paths import UserSpace
 from cronsync.userspace.runlog import read_json_lines
 
 
 def matches(record: dict[str, Any], wanted: str) -> bool:
     return wanted in (record.get("job_id"), record.get("job_name")) or record.get("job_id") == job_id(wanted)
+
+
+def _check_known(space: UserSpace, job: str) -> None:
+    """CronsyncError unless jobs.json (or its last valid version) has the job; with neither to tell it by,
+    a job without runs is no error."""
+    with contextlib.suppress(InvalidInput):
+        find_job(space, job)
 
 
 @click.command()
@@ -27,6 +37,8 @@ def command(ctx: click.Context, job: str | None, count: int, as_json: bool) -> N
     space = user_space(ctx)
     records = (r for r in read_json_lines(space.log_file) if job is None or matches(r, job))
     last = list(deque(records, maxlen=count))
+    if job is not None and not last:
+        _check_known(space, job)  # an unknown job is an error, as for run and logs
     if as_json:
         click.echo(json.dumps(last, indent=2, ensure_ascii=False))
         return

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from cronsync.commands.common import RUN_HEADER, complete_job_names, format_row, load_job, user_space
+from cronsync.commands.common import RUN_HEADER, complete_job_names, find_job, format_row, user_space
 from cronsync.userspace.runlog import read_json_lines
 
 JOURNAL_SOCKET = Path("/run/systemd/journal/socket")
@@ -30,7 +30,7 @@ EXCERPT_LINES = 5  # of a run's output (or cronsync's error), under its line
 def command(ctx: click.Context, job_name: str, count: int, follow: bool, as_json: bool) -> None:
     """Show JOB's output (journal by SyslogIdentifier=cronsync-<id>, else USER/logs/scheduler.log)."""
     space = user_space(ctx)
-    _config, job = load_job(space, job_name)
+    job = find_job(space, job_name)
     identifier = f"cronsync-{job.id}"
     if not as_json and _journal_available() and (follow or _journal_has(identifier)):
         argv = ["journalctl", "--no-pager", "-q", "-o", "short-iso", "-t", identifier, "-n", str(count)]

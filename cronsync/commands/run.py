@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from cronsync.apply.engine import installed_backend
-from cronsync.commands.common import BACKEND_OPTION, complete_job_names, load_job, user_space
+from cronsync.commands.common import BACKEND_OPTION, complete_job_names, find_job, user_space
 
 
 @click.command()
@@ -16,5 +16,5 @@ from cronsync.commands.common import BACKEND_OPTION, complete_job_names, load_jo
 def command(ctx: click.Context, job_name: str, backend: str, no_wait: bool) -> int:
     """Run JOB (its name or id) now: systemd starts its service, crontab runs its entry's command."""
     space = user_space(ctx)
-    _config, job = load_job(space, job_name)
-    return installed_backend(backend).run_now(space, job, wait=not no_wait)
+    job = find_job(space, job_name)
+    return installed_backend(backend).run_now(space, job.id, wait=not no_wait)

@@ -30,8 +30,27 @@ def test_history_lists_runs_filters_and_limits(tmp_path: Path) -> None:
     everything = json.loads(cronsync("history", "--json", user_dir=user).stdout)
     assert by_name == everything[-2:]
 
-    empty = cronsync("history", "never-ran", user_dir=user)
-    assert empty.returncode == 0 and "no runs of 'never-ran'" in empty.stdout
+    unknown = cronsync("history", "never-ran", user_dir=user)  # one rule for an unknown job, as run and logs
+    assert unknown.returncode == 1 and "no job named or with id 'never-ran'" in unknown.stderr
+    assert cronsync("logs", "never-ran", user_dir=user).stderr == unknown.stderr
+
+
+def test_history_and_logs_work_while_jobs_json_has_an_error(tmp_path: Path) -> None:
+    """One job's deleted script blocks no other job: the last valid jobs.json is used, with a warning."""
+    scripts = {"ok.sh": "#!/bin/sh\necho fine\n", "other.sh": "#!/bin/sh\n"}
+    user = make_space(
+        tmp_path, [script_job("Good Job", "ok.sh"), script_job("Other", "other.sh")], scripts=scripts
+    )
+    assert run_exec(user, "good-job").returncode == 0  # validates: the compiled cache holds both jobs
+    (user / "scripts" / "other.sh").unlink()
+    assert cronsync("validate", user_dir=user).returncode == 1
+    logs = cronsync("logs", "Good Job", "--json", user_dir=user)
+    assert logs.returncode == 0, logs.stderr
+    assert [json.loads(line)["job_id"] for line in logs.stdout.splitlines()] == ["good-job"]
+    assert "has 1 problem(s)" in logs.stderr and "last valid version" in logs.stderr
+    assert cronsync("history", "good-job", user_dir=user).returncode == 0
+    never = cronsync("history", "Other", user_dir=user)
+    assert never.returncode == 0 and "no runs of 'Other'" in never.stdout  # known, never ran
 
 
 def test_history_reads_rotated_files_in_order(tmp_path: Path) -> None:

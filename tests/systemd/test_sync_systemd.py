@@ -758,3 +758,19 @@ def test_apply_and_status_flag_jobs_that_will_fail_as_configured(
         w.startswith("clean-temp-files will fail: ") and "'python9.99' not found" in w
         for w in report["warnings"]
     ), report["warnings"]
+
+
+def test_run_works_while_another_job_is_broken(systemd_user: UserManager, tmp_path: Path) -> None:
+    scripts = {"ok.sh": "#!/bin/sh\necho fine\n", "other.sh": "#!/bin/sh\n"}
+    user = make_space(
+        tmp_path, [script_job("Good Job", "ok.sh"), script_job("Other", "other.sh")], scripts=scripts
+    )
+    apply_json(user)
+    systemd_user.systemctl("stop", "cronsync-sync.path")
+    (user / "scripts" / "other.sh").unlink()  # the other job's script is gone: jobs.json is invalid
+    ran = cronsync("run", "Good Job", user_dir=user)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "good-job: success (exit 0)" in ran.stdout and "last valid version" in ran.stderr
+    assert [r["job_id"] for r in log_records(user)] == ["good-job"]
+    unknown = cronsync("run", "nope", user_dir=user)
+    assert unknown.returncode == 1 and "no job named or with id 'nope'" in unknown.stderr
