@@ -163,3 +163,25 @@ def write_compiled(config: Config) -> None:
         return
     jobs = {job.id: compiled_job(job) for job in config.jobs}
     save_compiled(space, key, signature, jobs, config.settings.model_dump(mode="json"))
+
+
+def last_valid_config(space: UserSpace) -> Config | None:
+    """The configuration the compiled cache was made from: the last valid jobs.json and settings.json,
+    for the commands that must go on while jobs.json has an error. None when there is no whole cache."""
+    from cronsync.userspace.compiled import CacheMiss, open_compiled
+
+    compiled = open_compiled(space)
+    if compiled is None:
+        return None
+    with compiled:
+        try:
+            records, settings, key = compiled.records(), compiled.settings, compiled.key
+        except CacheMiss:
+            return None
+    data = [{k: v for k, v in record.items() if k != "id"} for record in records.values()]
+    jobs, problems = validate_jobs_data(data, str(space.jobs_file))
+    try:
+        valid_settings = SETTINGS_ADAPTER.validate_python(settings)
+    except ValidationError:
+        return None
+    return None if problems else Config(space, jobs, valid_settings, key)

@@ -83,42 +83,33 @@ class JobRef(NamedTuple):
 
 
 def find_job(space: UserSpace, name_or_id: str) -> JobRef:
-    """The job named (or with the id) `name_or_id` in jobs.json; while jobs.json has errors, in the last
-    valid configuration (the compiled cache), with a warning: one job's error never blocks the others."""
-    from cronsync.config import load_config
+    """The job named (or with the id) `name_or_id` in jobs.json; while jobs.json has errors, in its last
+    valid version, with a warning: one job's error never blocks the others."""
+    config = config_or_last_valid(space)
+    job = config.find(name_or_id)
+    if job is None:
+        raise _no_such_job(space, name_or_id, [j.id for j in config.jobs])
+    return JobRef(job.id, job.name)
+
+
+def config_or_last_valid(space: UserSpace) -> Config:
+    """jobs.json and settings.json validated; while they have errors, the last valid version (the one
+    the compiled cache was made from), with a warning on stderr; InvalidInput when there is none."""
+    from cronsync.config import last_valid_config, load_config
     from cronsync.core.errors import InvalidInput
 
     try:
-        config = load_config(space)
+        return load_config(space)
     except InvalidInput as exc:
-        jobs = _last_valid_jobs(space)
-        if jobs is None:
+        last = last_valid_config(space)
+        if last is None:
             raise
         click.echo(
             f"warning: {space.jobs_file} has {len(exc.problems)} problem(s) (see `cronsync validate`); "
             "using its last valid version",
             err=True,
         )
-    else:
-        jobs = [JobRef(job.id, job.name) for job in config.jobs]
-    found = next((job for job in jobs if name_or_id in (job.id, job.name)), None)
-    if found is None:
-        raise _no_such_job(space, name_or_id, [job.id for job in jobs])
-    return found
-
-
-def _last_valid_jobs(space: UserSpace) -> list[JobRef] | None:
-    from cronsync.userspace.compiled import CacheMiss, open_compiled
-
-    compiled = open_compiled(space)
-    if compiled is None:
-        return None
-    with compiled:
-        try:
-            records = compiled.records()
-        except CacheMiss:
-            return None
-    return [JobRef(job_id, str(job.get("name", job_id))) for job_id, job in records.items()]
+        return last
 
 
 def _no_such_job(space: UserSpace, name_or_id: str, known: list[str]) -> CronsyncError:

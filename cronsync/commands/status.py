@@ -9,8 +9,8 @@ from typing import Any
 import click
 
 from cronsync.apply.engine import Backend, installed_backend, make_plan
-from cronsync.commands.common import BACKEND_OPTION, JSON_OPTION, user_space
-from cronsync.config import Config, load_config
+from cronsync.commands.common import BACKEND_OPTION, JSON_OPTION, config_or_last_valid, user_space
+from cronsync.config import Config
 from cronsync.core.plan import JobPlan
 from cronsync.core.schedule import describe, parse
 from cronsync.exec.readiness import will_fail
@@ -27,7 +27,7 @@ def command(ctx: click.Context, backend: str, as_json: bool) -> None:
     """List jobs: id, enabled, schedule, next run, last run, and whether the installed units match."""
     space = user_space(ctx)
     chosen = installed_backend(backend)
-    config = load_config(space)
+    config = config_or_last_valid(space)
     plan = make_plan(config, chosen)
     rows = job_rows(config, chosen, {job.job_id: job for job in plan.jobs})
     if as_json:

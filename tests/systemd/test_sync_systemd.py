@@ -774,3 +774,8 @@ def test_run_works_while_another_job_is_broken(systemd_user: UserManager, tmp_pa
     assert [r["job_id"] for r in log_records(user)] == ["good-job"]
     unknown = cronsync("run", "nope", user_dir=user)
     assert unknown.returncode == 1 and "no job named or with id 'nope'" in unknown.stderr
+    status = cronsync("status", "--json", user_dir=user)  # what is installed, from the last valid jobs.json
+    assert status.returncode == 0 and "last valid version" in status.stderr, status.stderr
+    rows = {row["id"]: row for row in json.loads(status.stdout)["jobs"]}
+    assert rows.keys() == {"good-job", "other"} and rows["good-job"]["last_result"] == "success"
+    assert cronsync("apply", user_dir=user).returncode == 1  # apply still refuses it
