@@ -6,7 +6,7 @@ Commands raise; they never exit: `cronsync.cli.main` turns every error into its 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -66,30 +66,14 @@ def complete_job_names(ctx: click.Context, param: click.Parameter, incomplete: s
     return [name for name in dict.fromkeys(names) if name.startswith(incomplete)]
 
 
-def load_job(space: UserSpace, name_or_id: str) -> tuple[Config, AnyJob]:
-    """The valid config and the job named (or with the id) `name_or_id`; InvalidInput or CronsyncError."""
-    from cronsync.config import load_config
-
-    config = load_config(space)
-    job = config.find(name_or_id)
-    if job is None:
-        raise _no_such_job(space, name_or_id, [j.id for j in config.jobs])
-    return config, job
-
-
-class JobRef(NamedTuple):
-    id: str
-    name: str
-
-
-def find_job(space: UserSpace, name_or_id: str) -> JobRef:
+def find_job(space: UserSpace, name_or_id: str) -> AnyJob:
     """The job named (or with the id) `name_or_id` in jobs.json; while jobs.json has errors, in its last
     valid version, with a warning: one job's error never blocks the others."""
     config = config_or_last_valid(space)
     job = config.find(name_or_id)
     if job is None:
         raise _no_such_job(space, name_or_id, [j.id for j in config.jobs])
-    return JobRef(job.id, job.name)
+    return job
 
 
 def config_or_last_valid(space: UserSpace) -> Config:
