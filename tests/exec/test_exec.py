@@ -141,7 +141,7 @@ def test_a_missing_standard_module_does_not_load_site(tmp_path: Path) -> None:
     probe = f"""
 import sys
 sys.path.append({str(REPO)!r})
-from cronsync.__main__ import SitePackagesOnDemand
+from cronsync import SitePackagesOnDemand
 sys.meta_path.append(SitePackagesOnDemand)
 try:
     import _winapi  # a standard module that Linux Pythons lack

@@ -193,9 +193,6 @@ def test_every_error_class_derives_from_the_one_base() -> None:
         assert isinstance(cls.exit_code, int)
 
 
-EXITING = {"cronsync.cli", "cronsync.__main__", "cronsync.exec.main"}
-
-
 def test_only_the_two_entry_points_exit() -> None:
     found = []
     for module, path in modules():
