@@ -39,7 +39,7 @@ def command(ctx: click.Context, job: str | None, count: int, as_json: bool) -> N
     records = (r for r in read_json_lines(space.log_file) if job is None or matches(r, job))
     last = list(deque(records, maxlen=count))
     if as_json:
-        click.echo(json.dumps(last, indent=2, ensure_ascii=False))
+        click.echo(json.dumps(last, indent=2, ensure_ascii=False, allow_nan=False))
         return
     if not last:
         where = f" of {job!r}" if job else ""

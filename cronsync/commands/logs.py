@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from cronsync.commands.common import complete_job_names, load_job, user_space
-from cronsync.userspace.runlog import read_json_lines
+from cronsync.userspace.runlog import parse_record, read_json_lines
 
 JOURNAL_SOCKET = Path("/run/systemd/journal/socket")
 
@@ -63,13 +63,10 @@ def _print_log(log_file: Path, job_id: str, count: int, follow: bool) -> None:
         size = log_file.stat().st_size
         if size < offset:  # rotated
             offset = 0
-        with log_file.open(encoding="utf-8", errors="replace") as handle:
+        with log_file.open("rb") as handle:
             handle.seek(offset)
             for line in handle:
-                try:
-                    new = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(new, dict) and new.get("job_id") == job_id:
+                new = parse_record(line)
+                if new is not None and new.get("job_id") == job_id:
                     click.echo(json.dumps(new))
             offset = handle.tell()
