@@ -27,6 +27,8 @@ KILL_GRACE_SECONDS = 5.0  # between SIGTERM and SIGKILL
 DRAIN_AFTER_EXIT_SECONDS = 1.0  # a background grandchild may keep the pipes open after the job exits
 SANE_PATH = ("~/.local/bin", "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 _READ_SIZE = 65536
+# poll(2) takes milliseconds as a C int (under 25 days): wait at most this long, then look at the timers again
+_MAX_POLL_SECONDS = 3600.0
 
 
 class StartError(CronsyncError):
@@ -264,7 +266,8 @@ def _pump(pipes: dict[int, tuple[Capture, int]], child: _Child, group: _Group, p
             next_timer = drain_left if next_timer is None else min(next_timer, drain_left)
         elif child.pidfd is None:
             next_timer = 0.25 if next_timer is None else min(next_timer, 0.25)
-        for fd, _events in poller.poll(None if next_timer is None else next_timer * 1000):
+        wait_ms = None if next_timer is None else min(next_timer, _MAX_POLL_SECONDS) * 1000
+        for fd, _events in poller.poll(wait_ms):
             if fd not in pipes:
                 continue  # the pidfd: the child exited, noticed at the top of the loop
             capture, out_fd = pipes[fd]
