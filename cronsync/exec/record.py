@@ -99,6 +99,14 @@ def record_run(run: Run, outcome: Outcome, notifications: list[dict[str, Any]]) 
     return record
 
 
+def bare_record(run: Run, outcome: Outcome) -> dict[str, Any]:
+    """The run's record without its output (when making the full one failed)."""
+    record = make_record(run.run_id, run.job["id"], run.job["name"], run.trigger, run.started, run.clock)
+    record.update(status=outcome.status, exit_code=outcome.exit_code, output_bytes=0, excerpt="")
+    record["error"] = outcome.error
+    return record
+
+
 def write_record(
     space: UserSpace, record: dict[str, Any], log: Mapping[str, Any], hook: list[str] | None
 ) -> None:

@@ -15,6 +15,12 @@ from cronsync.userspace.paths import ERRORS_FILE
 
 def report_bug(exc: BaseException, user_dir: str, command: str) -> int:
     """Write the traceback where it can be found, say so in one line on stderr, return the BUG code."""
+    print(f"{command}: {keep_bug(exc, user_dir, command)}", file=sys.stderr, flush=True)
+    return BUG
+
+
+def keep_bug(exc: BaseException, user_dir: str, command: str) -> str:
+    """Write the traceback where it can be found; the one line that says so (no message of the error's)."""
     import time
     import traceback
 
@@ -26,13 +32,10 @@ def report_bug(exc: BaseException, user_dir: str, command: str) -> int:
     where = _keep(details, os.path.join(user_dir, ERRORS_FILE))
     frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
     place = f" at {os.path.basename(frame[0].filename)}:{frame[0].lineno}" if frame else ""
-    print(
-        f"{command}: unexpected {type(exc).__name__}{place}: this is a bug in cronsync; "
-        f"the details are in {where} (please include them in a report)",
-        file=sys.stderr,
-        flush=True,
+    return (
+        f"unexpected {type(exc).__name__}{place}: this is a bug in cronsync; "
+        f"the details are in {where} (please include them in a report)"
     )
-    return BUG
 
 
 def _keep(details: str, path: str) -> str:
