@@ -155,17 +155,17 @@ def execute_run(run: Run) -> int:
     except ExecError as exc:
         outcome.fail(f"error: {exc}", exc.exit_code)
     except Exception as exc:  # a bug: reported, and the run still logged as a failure
-        outcome.fail(_bug_line(run.space, exc), BUG)
+        outcome.fail(_bug_line(run.space, exc, run), BUG)
     try:
         notifications = send_notifications(run, outcome) if should_notify(run.job, outcome) else []
     except Exception as exc:  # a bug in notifying: the job's own status and exit code stand
-        line = _report_bug(run.space, exc)
+        line = _report_bug(run.space, exc, run)
         outcome.error = f"{outcome.error}\n{line}" if outcome.error else line
         notifications = []
     try:
         record = record_run(run, outcome, notifications)
     except Exception as exc:
-        outcome.fail(_bug_line(run.space, exc), BUG)
+        outcome.fail(_bug_line(run.space, exc, run), BUG)
         record = bare_record(run, outcome)
     write_record(run.space, record, run.log_settings, (run.settings.get("hooks") or {}).get("job_completed"))
     if lock_fd is not None:
@@ -192,15 +192,16 @@ def run_job(run: Run, outcome: Outcome) -> int | None:
     return lock_fd
 
 
-def _bug_line(space: UserSpace, exc: Exception) -> str:
-    """The details of a bug kept in errors.log; the line saying so (never the error's own message)."""
+def _bug_line(space: UserSpace, exc: Exception, run: Run | None = None) -> str:
+    """The details of a bug kept in errors.log (without the run's secrets); the line saying so (never
+    the error's own message)."""
     from cronsync.userspace.bugreport import keep_bug
 
-    return keep_bug(exc, space.root_str, "cronsync exec")
+    return keep_bug(exc, space.root_str, "cronsync exec", run.redact if run is not None else None)
 
 
-def _report_bug(space: UserSpace, exc: Exception) -> str:
-    line = _bug_line(space, exc)
+def _report_bug(space: UserSpace, exc: Exception, run: Run | None = None) -> str:
+    line = _bug_line(space, exc, run)
     say(line)
     return line
 

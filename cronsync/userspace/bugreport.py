@@ -12,6 +12,10 @@ import sys
 from cronsync import BUG
 from cronsync.userspace.paths import ERRORS_FILE
 
+TYPE_CHECKING = False  # typing itself costs milliseconds on every run: only mypy reads these
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 
 def report_bug(exc: BaseException, user_dir: str, command: str) -> int:
     """Write the traceback where it can be found, say so in one line on stderr, return the BUG code."""
@@ -19,8 +23,11 @@ def report_bug(exc: BaseException, user_dir: str, command: str) -> int:
     return BUG
 
 
-def keep_bug(exc: BaseException, user_dir: str, command: str) -> str:
-    """Write the traceback where it can be found; the one line that says so (no message of the error's)."""
+def keep_bug(
+    exc: BaseException, user_dir: str, command: str, redact: Callable[[str], str] | None = None
+) -> str:
+    """Write the traceback (through `redact`, when a run knows secrets) where it can be found; the one
+    line that says so (no message of the error's)."""
     import time
     import traceback
 
@@ -29,6 +36,8 @@ def keep_bug(exc: BaseException, user_dir: str, command: str) -> str:
     versions = f"cronsync {__version__}, Python {sys.version.split()[0]}"
     head = f"{time.strftime('%Y-%m-%dT%H:%M:%S%z')} {command} ({versions})\n"
     details = head + "".join(traceback.format_exception(exc)) + "\n"
+    if redact is not None:
+        details = redact(details)
     where = _keep(details, os.path.join(user_dir, ERRORS_FILE))
     frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
     place = f" at {os.path.basename(frame[0].filename)}:{frame[0].lineno}" if frame else ""

@@ -10,7 +10,7 @@ import pytest
 from cronsync import BUG
 from cronsync.exec import main as exec_job
 from cronsync.userspace.paths import UserSpace
-from tests.support.exectools import log_records, make_space, script_job
+from tests.support.exectools import log_records, make_space, script_job, write_secrets
 
 
 class Injected(RuntimeError):
@@ -57,3 +57,22 @@ def test_a_bug_in_notifying_keeps_the_jobs_own_result(
     (record,) = log_records(user.root)
     assert record["status"] == "success" and record["excerpt"] == "ran\n"
     assert "unexpected Injected" in record["error"]
+
+
+def test_the_details_of_a_bug_in_a_run_hold_no_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secret = "s3cr3t-in-a-bug-message-8812"
+    job = script_job("Buggy", "ok.sh", notify={"on": "always", "gateways": ["g"]})
+    settings = {"gateways": {"g": ["json://bot:${TOKEN}@127.0.0.1:9/x"]}}
+    user = make_space(tmp_path, [job], settings, scripts={"ok.sh": "#!/bin/sh\necho ran\n"})
+    write_secrets(user, f"TOKEN={secret}\n")
+
+    def leak(*_args: object, **_kwargs: object) -> None:
+        raise Injected(f"could not send with {secret}")
+
+    monkeypatch.setattr(exec_job, "send_notifications", leak)
+    assert exec_job.main(UserSpace(user), "buggy", trigger=None, dry_run=False) == 0
+    details = (user / "logs" / "errors.log").read_text()
+    assert "Injected: could not send with ***" in details and secret[:6] not in details
+    assert secret[:6] not in capsys.readouterr().err
