@@ -17,6 +17,7 @@ FRAGMENT = 6
 CAPTURE_BYTES = 1024  # the capture keeps the first and the last 512 bytes
 EXCERPT_BYTES = 200  # the log's excerpt: the first and the last 100 of those
 SIZE = 5000
+OUT = '"$CRONSYNC_USER_DIR/out.txt"'  # what the job prints, as its script names it
 
 
 def cut_points() -> list[int]:
@@ -52,8 +53,7 @@ def sink() -> Iterator[HttpSink]:
 def test_no_fragment_of_a_secret_survives_any_cut(
     tmp_path: Path, sink: HttpSink, split: int, exit_code: int
 ) -> None:
-    out = '"$CRONSYNC_USER_DIR/out.txt"'
-    script = f"#!/bin/sh\ncat {out}\ncat {out} >&2\nexit {exit_code}\n"
+    script = f"#!/bin/sh\ncat {OUT}\ncat {OUT} >&2\nexit {exit_code}\n"
     user = make_space(
         tmp_path,
         [script_job("Leaky", "leaky.sh", notify={"on": "always", "gateways": ["sink"]})],
@@ -82,3 +82,21 @@ def test_no_fragment_of_a_secret_survives_any_cut(
     assert "***" in record["excerpt"] and "bytes omitted" in record["excerpt"]
     assert "***" in record["stderr_excerpt"] and event["excerpt"] == record["excerpt"]
     assert "***" in message and message.startswith("Leaky: ")
+
+
+@pytest.mark.parametrize("split", [3, 9, len(SECRET) - 6])
+def test_a_job_that_uses_no_secret_still_cannot_log_one(tmp_path: Path, split: int) -> None:
+    """No gateway, no API key: secrets.env is read after the run only to hide its values."""
+    user = make_space(
+        tmp_path,
+        [script_job("Printer", "printer.sh")],
+        {"log": {"capture_bytes": CAPTURE_BYTES, "excerpt_bytes": EXCERPT_BYTES}},
+        scripts={"printer.sh": f"#!/bin/sh\ncat {OUT}\ncat {OUT} >&2\n"},
+    )
+    write_secrets(user, f"export SOME_TOKEN='{SECRET}'\n")
+    (user / "out.txt").write_bytes(output_straddling(split))
+    assert run_exec(user, "printer").returncode == 0
+    for name in ("scheduler.log", "events.jsonl"):
+        text = (user / "logs" / name).read_text()
+        assert leaked(text) == [], name
+        assert "***" in text
