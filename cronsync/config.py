@@ -8,7 +8,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from cronsync.core.errors import InvalidInput, Problem
-from cronsync.core.jobs import AgentJob, ScriptJob, format_loc, parse_json_text, validate_jobs_data
+from cronsync.core.jobs import AgentJob, ScriptJob, validate_jobs_data
+from cronsync.core.jsontext import format_loc, parse_json_text
 from cronsync.core.settings import SETTINGS_ADAPTER, Settings
 from cronsync.userspace.compiled import current_signature, is_current, save_compiled, source_key
 from cronsync.userspace.paths import UserSpace, read_sources_bytes
@@ -51,11 +52,11 @@ def load_settings(space: UserSpace, settings_bytes: bytes | None) -> tuple[Setti
     if settings_bytes is None:
         return Settings(), []
     file = str(space.settings_file)
-    data = parse_json_text(_decode(settings_bytes, file), file)
+    data, repeated = parse_json_text(_decode(settings_bytes, file), file)
     try:
-        return SETTINGS_ADAPTER.validate_python(data), []
+        return SETTINGS_ADAPTER.validate_python(data), repeated
     except ValidationError as exc:
-        return Settings(), [
+        return Settings(), repeated + [
             Problem(file, str(err["msg"]).removeprefix("Value error, "), field=format_loc(err["loc"]) or None)
             for err in exc.errors()
         ]
@@ -126,9 +127,9 @@ def parse_config(
     except InvalidInput as exc:
         settings, settings_problems = Settings(), exc.problems
     problems.extend(settings_problems)
-    data = parse_json_text(_decode(jobs_bytes, jobs_file), jobs_file)
+    data, repeated = parse_json_text(_decode(jobs_bytes, jobs_file), jobs_file, jobs_array=True)
     jobs, job_problems = check_jobs(space, settings, data)
-    problems.extend(job_problems)
+    problems.extend(repeated + job_problems)
     problems.sort(key=lambda p: (p.file != jobs_file, -1 if p.job_index is None else p.job_index))
     config = Config(space, jobs, settings, source_key(space, jobs_bytes, settings_bytes))
     return config, problems

@@ -15,8 +15,10 @@ from cronsync import JOB_CONFIG, CronsyncError
 TYPE_CHECKING = False  # typing itself costs milliseconds on every run: only mypy reads these
 if TYPE_CHECKING:
     import signal
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from typing import IO
+
+    Redact = Callable[[str], str]
 else:
     try:
         import _signal as signal  # what `signal` wraps in enums: importing enum costs ~2 ms a run
@@ -27,6 +29,8 @@ KILL_GRACE_SECONDS = 5.0  # between SIGTERM and SIGKILL
 DRAIN_AFTER_EXIT_SECONDS = 1.0  # a background grandchild may keep the pipes open after the job exits
 SANE_PATH = ("~/.local/bin", "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 _READ_SIZE = 65536
+# poll(2) takes milliseconds as a C int (under 25 days): wait at most this long, then look at the timers again
+_MAX_POLL_SECONDS = 3600.0
 
 
 class StartError(CronsyncError):
@@ -59,25 +63,44 @@ class Capture:
     def dropped(self) -> int:
         return self.total - len(self.head) - len(self.tail)
 
-    def excerpt(self, limit: int) -> str:
-        """At most about `limit` bytes as text: the start and the end, with the gap's size between."""
-        if self.total <= limit and self.dropped == 0:
-            return bytes(self.head + self.tail).decode("utf-8", "replace")
-        keep_head = min(limit // 2, len(self.head))
-        known_end = self.tail if self.dropped else self.head + self.tail
-        keep_tail = min(limit - keep_head, len(known_end), self.total - keep_head)
-        start = bytes(self.head[:keep_head]).decode("utf-8", "replace")
-        end = bytes(known_end[len(known_end) - keep_tail :]).decode("utf-8", "replace") if keep_tail else ""
-        omitted = self.total - keep_head - keep_tail
-        return f"{start}\n[… {omitted} bytes omitted …]\n{end}"
+    def excerpt(self, limit: int, redact: Redact | None = None) -> str:
+        """At most about `limit` bytes as text: the start and the end, with the gap's size between.
+        `redact` is applied to what was captured before it is cut to `limit`, so that no cut leaves
+        part of a secret behind."""
+        head, end = self._pieces(redact)
+        total = self.total + len(head) + len(end) - len(self.head) - len(self.tail)  # after redaction
+        if total <= limit and not self.dropped:
+            return _decode(head)
+        keep_head = min(limit // 2, len(head))
+        known_end = end if self.dropped else head
+        keep_tail = min(limit - keep_head, len(known_end), total - keep_head)
+        start = _decode(head[:keep_head])
+        last = _decode(known_end[len(known_end) - keep_tail :]) if keep_tail else ""
+        omitted = total - keep_head - keep_tail
+        return f"{start}\n[… {omitted} bytes omitted …]\n{last}"
 
-    def tail_text(self, limit: int) -> str:
-        known_end = self.tail if self.dropped else self.head + self.tail
-        text = bytes(known_end[-limit:]).decode("utf-8", "replace")
+    def tail_text(self, limit: int, redact: Redact | None = None) -> str:
+        """The last `limit` bytes as text (redacted before they are cut), `…` first if there was more."""
+        head, end = self._pieces(redact)
+        known_end = end if self.dropped else head
+        text = _decode(known_end[-limit:])
         return text if len(known_end) <= limit and not self.dropped else f"…{text}"
 
-    def text(self) -> str:
-        return self.excerpt(2 * self.half)
+    def text(self, redact: Redact | None = None) -> str:
+        return self.excerpt(2 * self.half, redact)
+
+    def _pieces(self, redact: Redact | None) -> tuple[bytes, bytes]:
+        """What was captured, redacted: the head and the tail apart when bytes between them were
+        dropped, else all of it and nothing."""
+        pieces = (bytes(self.head), bytes(self.tail)) if self.dropped else (bytes(self.head + self.tail), b"")
+        if redact is None:
+            return pieces
+        head, end = pieces
+        return redact(_decode(head)).encode(), redact(_decode(end)).encode()
+
+
+def _decode(data: bytes) -> str:
+    return data.decode("utf-8", "replace")
 
 
 class ProcessResult:
@@ -264,7 +287,8 @@ def _pump(pipes: dict[int, tuple[Capture, int]], child: _Child, group: _Group, p
             next_timer = drain_left if next_timer is None else min(next_timer, drain_left)
         elif child.pidfd is None:
             next_timer = 0.25 if next_timer is None else min(next_timer, 0.25)
-        for fd, _events in poller.poll(None if next_timer is None else next_timer * 1000):
+        wait_ms = None if next_timer is None else min(next_timer, _MAX_POLL_SECONDS) * 1000
+        for fd, _events in poller.poll(wait_ms):
             if fd not in pipes:
                 continue  # the pidfd: the child exited, noticed at the top of the loop
             capture, out_fd = pipes[fd]

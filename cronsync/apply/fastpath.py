@@ -23,9 +23,10 @@ from cronsync.apply.target import installation_target
 from cronsync.apply.unitfiles import read_installed
 from cronsync.core import render
 from cronsync.core.errors import InvalidInput
+from cronsync.core.ids import WATCHER_ID
+from cronsync.core.jsontext import loads_unique
 from cronsync.core.plan import (
     WATCHER,
-    WATCHER_ID,
     InstalledUnits,
     Plan,
     Scheduled,
@@ -130,7 +131,7 @@ def plan_changes(space: UserSpace, unit_dir: Path, sources: tuple[bytes, bytes |
     target = installation_target(space)
     try:
         base = base_key(space, target, unit_dir, sources[1])
-        data = json.loads(sources[0].decode())
+        data = loads_unique(sources[0].decode())  # a key written twice: the full path names it
     except (OSError, ValueError, RecursionError):
         return None
     if manifest is None or manifest.base != base or not isinstance(data, list):

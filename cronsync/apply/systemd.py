@@ -28,9 +28,9 @@ from cronsync.apply.unitfiles import (
 )
 from cronsync.core import render
 from cronsync.core.errors import InvalidInput, Problem
+from cronsync.core.ids import WATCHER_ID
 from cronsync.core.plan import (
     WATCHER,
-    WATCHER_ID,
     BackendName,
     JobPlan,
     Plan,

@@ -40,7 +40,7 @@ def command(ctx: click.Context, job: str | None, count: int, as_json: bool) -> N
     if job is not None and not last:
         _check_known(space, job)  # an unknown job is an error, as for run and logs
     if as_json:
-        click.echo(json.dumps(last, indent=2, ensure_ascii=False))
+        click.echo(json.dumps(last, indent=2, ensure_ascii=False, allow_nan=False))
         return
     if not last:
         where = f" of {job!r}" if job else ""

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from cronsync.commands.common import RUN_HEADER, complete_job_names, find_job, format_row, user_space
-from cronsync.userspace.runlog import read_json_lines
+from cronsync.userspace.runlog import parse_record, read_json_lines
 
 JOURNAL_SOCKET = Path("/run/systemd/journal/socket")
 EXCERPT_LINES = 5  # of a run's output (or cronsync's error), under its line
@@ -82,13 +82,10 @@ def _print_log(log_file: Path, job_id: str, count: int, follow: bool, as_json: b
         size = log_file.stat().st_size
         if size < offset:  # rotated
             offset = 0
-        with log_file.open(encoding="utf-8", errors="replace") as handle:
+        with log_file.open("rb") as handle:
             handle.seek(offset)
             for line in handle:
-                try:
-                    new = json.loads(line)
-                except (ValueError, RecursionError):
-                    continue
-                if isinstance(new, dict) and new.get("job_id") == job_id:
+                new = parse_record(line)
+                if new is not None and new.get("job_id") == job_id:
                     _show(new, as_json)
             offset = handle.tell()

@@ -6,6 +6,8 @@ import re
 import unicodedata
 
 MAX_ID_LENGTH = 64
+WATCHER_ID = "sync"  # the job id of cronsync's own auto-sync watcher units (reserved)
+RESERVED_ID = f"its id {WATCHER_ID!r} is reserved for cronsync's own watcher units; rename the job"
 _NON_ID = re.compile(r"[^a-z0-9]+")
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -17,8 +16,9 @@ from pydantic import (
     field_validator,
 )
 
-from cronsync.core.errors import InvalidInput, Problem
-from cronsync.core.ids import job_id
+from cronsync.core.errors import Problem
+from cronsync.core.ids import RESERVED_ID, WATCHER_ID, job_id
+from cronsync.core.jsontext import format_loc
 from cronsync.core.phrases import check_not_words
 from cronsync.core.schedule import ScheduleError, check_zone
 from cronsync.core.schedule import parse as parse_schedule
@@ -44,11 +44,25 @@ def parse_duration(value: Any) -> Any:
     return value
 
 
+# The longest duration any field takes: beyond it timers, timeouts and time arithmetic overflow.
+MAX_DURATION_SECONDS = 31 * 24 * 3600
+
+
+def _bounded(seconds: int) -> int:
+    if seconds > MAX_DURATION_SECONDS:
+        raise ValueError(
+            f"{seconds} seconds is longer than the longest duration allowed, "
+            f'31 days ({MAX_DURATION_SECONDS} seconds, "744h")'
+        )
+    return seconds
+
+
+_DURATION_FIELD = {"description": "seconds, or '90s', '5m', '1h'", "le": MAX_DURATION_SECONDS}
 Duration = Annotated[
-    int, BeforeValidator(parse_duration), Field(ge=0, description="seconds, or '90s', '5m', '1h'")
+    int, BeforeValidator(parse_duration), AfterValidator(_bounded), Field(ge=0, **_DURATION_FIELD)
 ]
 PositiveDuration = Annotated[
-    int, BeforeValidator(parse_duration), Field(gt=0, description="seconds, or '90s', '5m', '1h'")
+    int, BeforeValidator(parse_duration), AfterValidator(_bounded), Field(gt=0, **_DURATION_FIELD)
 ]
 
 
@@ -170,6 +184,8 @@ class JobBase(StrictModel):
             raise ValueError("must not start or end with white space")
         if not job_id(name):
             raise ValueError("must contain at least one ASCII letter or digit (the job id is made from it)")
+        if job_id(name) == WATCHER_ID:
+            raise ValueError(RESERVED_ID)
         return name
 
     @field_validator("cron")
@@ -241,27 +257,6 @@ def jobs_json_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "cronsync jobs.json"
     return schema
-
-
-def parse_json_text(text: str, file: str) -> Any:
-    """JSON text to data; a syntax error becomes a Problem with line and column."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(
-            [Problem(file, f"invalid JSON: {exc.msg}", line=exc.lineno, column=exc.colno)]
-        ) from None
-    except RecursionError:
-        raise InvalidInput(
-            [Problem(file, "invalid JSON: arrays or objects nested too deeply (hundreds of levels)")]
-        ) from None
-
-
-def format_loc(loc: Iterable[int | str]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
 
 
 def _describe_error(err: Any) -> str:

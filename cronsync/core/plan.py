@@ -15,10 +15,10 @@ from typing import Literal, NamedTuple
 from cronsync.core import render
 from cronsync.core.crontab_block import compose, split
 from cronsync.core.errors import InvalidInput, Problem
+from cronsync.core.ids import RESERVED_ID, WATCHER_ID
 
 Action = Literal["create", "update", "delete", "unchanged"]
 BackendName = Literal["systemd", "crontab"]
-WATCHER_ID = "sync"  # the job id of cronsync's own auto-sync watcher units (reserved)
 UNIT_SUFFIXES = (".service", ".timer", ".path")
 
 
@@ -101,7 +101,7 @@ def reserved_id_problems(jobs_file: str, job_ids: Sequence[tuple[str, str]]) -> 
     return [
         Problem(
             jobs_file,
-            f"its id {WATCHER_ID!r} is reserved for cronsync's own watcher units; rename the job",
+            RESERVED_ID,
             job_index=index,
             job_name=name,
             field="name",

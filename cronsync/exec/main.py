@@ -15,8 +15,9 @@ from __future__ import annotations
 import os
 import time
 
-from cronsync import JOB_SKIPPED
+from cronsync import BUG, JOB_SKIPPED
 from cronsync.exec.record import (
+    bare_record,
     log_unrunnable,
     record_run,
     send_notifications,
@@ -120,14 +121,19 @@ def execute(space: UserSpace, name_or_id: str, *, trigger: str | None, dry_run: 
     started, clock = time.time(), time.monotonic()
     try:
         job, settings = load_job(space, name_or_id)
+        if trigger is None:
+            trigger = "manual" if not dry_run and space.consume_run_request(job["id"]) else "timer"
+        run = Run(space, job, settings, trigger)
     except ExecError as exc:
         say(f"error: {exc}")
         if not dry_run:
             log_unrunnable(space, name_or_id, trigger or "timer", exc, started, clock)
         return exc.exit_code
-    if trigger is None:
-        trigger = "manual" if not dry_run and space.consume_run_request(job["id"]) else "timer"
-    run = Run(space, job, settings, trigger)
+    except Exception as exc:  # a bug: reported, and the run still logged
+        line = _report_bug(space, exc)
+        if not dry_run:
+            log_unrunnable(space, name_or_id, trigger or "timer", ExecError(line, BUG), started, clock)
+        return BUG
     run.started, run.clock = started, clock
     if dry_run:
         from cronsync.exec.dryrun import describe
@@ -145,28 +151,59 @@ def execute_run(run: Run) -> int:
     outcome = Outcome(run.log_settings["capture_bytes"])
     lock_fd = None
     try:
-        check_secrets_file(run)
-        lock_fd = acquire_lock(run.space, run.job["id"], run.job.get("overlap", "skip"))
-        if lock_fd is None:
-            outcome.status, outcome.exit_code = "skipped", JOB_SKIPPED
-            outcome.error = "skipped: the previous run is still running (overlap: skip)"
-            say(outcome.error)
-        elif run.job["action"] == "agent_workflow":
-            from cronsync.exec.agent import run_agent
-
-            run_agent(run, outcome)
-        else:
-            from cronsync.exec.script import run_script
-
-            run_script(run, outcome)
+        lock_fd = run_job(run, outcome)
     except ExecError as exc:
         outcome.fail(f"error: {exc}", exc.exit_code)
-    notifications = send_notifications(run, outcome) if should_notify(run.job, outcome) else []
-    record = record_run(run, outcome, notifications)
+    except Exception as exc:  # a bug: reported, and the run still logged as a failure
+        outcome.fail(_bug_line(run.space, exc, run), BUG)
+    try:
+        notifications = send_notifications(run, outcome) if should_notify(run.job, outcome) else []
+    except Exception as exc:  # a bug in notifying: the job's own status and exit code stand
+        line = _report_bug(run.space, exc, run)
+        outcome.error = f"{outcome.error}\n{line}" if outcome.error else line
+        notifications = []
+    try:
+        record = record_run(run, outcome, notifications)
+    except Exception as exc:
+        outcome.fail(_bug_line(run.space, exc, run), BUG)
+        record = bare_record(run, outcome)
     write_record(run.space, record, run.log_settings, (run.settings.get("hooks") or {}).get("job_completed"))
     if lock_fd is not None:
         os.close(lock_fd)
     return int(outcome.exit_code)
+
+
+def run_job(run: Run, outcome: Outcome) -> int | None:
+    """Run the job (or record the skip); the job's lock fd while it is held."""
+    check_secrets_file(run)
+    lock_fd = acquire_lock(run.space, run.job["id"], run.job.get("overlap", "skip"))
+    if lock_fd is None:
+        outcome.status, outcome.exit_code = "skipped", JOB_SKIPPED
+        outcome.error = "skipped: the previous run is still running (overlap: skip)"
+        say(outcome.error)
+    elif run.job["action"] == "agent_workflow":
+        from cronsync.exec.agent import run_agent
+
+        run_agent(run, outcome)
+    else:
+        from cronsync.exec.script import run_script
+
+        run_script(run, outcome)
+    return lock_fd
+
+
+def _bug_line(space: UserSpace, exc: Exception, run: Run | None = None) -> str:
+    """The details of a bug kept in errors.log (without the run's secrets); the line saying so (never
+    the error's own message)."""
+    from cronsync.userspace.bugreport import keep_bug
+
+    return keep_bug(exc, space.root_str, "cronsync exec", run.redact if run is not None else None)
+
+
+def _report_bug(space: UserSpace, exc: Exception, run: Run | None = None) -> str:
+    line = _bug_line(space, exc, run)
+    say(line)
+    return line
 
 
 # --- finding the job: its record in the compiled cache, or (on a miss) jobs.json validated again ---

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
 
+    from cronsync.adapters.process import Redact
     from cronsync.exec.run import Job
 
 HOOK_TIMEOUT_SECONDS = 60
@@ -33,21 +34,26 @@ def should_notify(job: Job, outcome: Outcome) -> bool:
     return bool(outcome.stdout.text().strip())  # "output"
 
 
-def message(job: Job, outcome: Outcome) -> str:
-    """`<Job name>: <output>`; a failure names the exit code and the tail of stderr."""
+def message(job: Job, outcome: Outcome, redact: Redact) -> str:
+    """`<Job name>: <output>`; a failure names the exit code and the tail of stderr. Output is redacted
+    before it is cut, then the whole message again (the error, the name)."""
+    return redact(_message(job, outcome, redact))
+
+
+def _message(job: Job, outcome: Outcome, redact: Redact) -> str:
     name = job["name"]
-    output = outcome.stdout.text().strip()
+    output = outcome.stdout.text(redact).strip()
     if outcome.status == "success":
         return f"{name}: {output or 'done (no output)'}"
     what = "timed out" if outcome.status == "timeout" else f"failed with exit code {outcome.exit_code}"
     parts = [f"{name}: {what}"]
     if outcome.error:
         parts.append(outcome.error)
-    stderr_tail = outcome.stderr.tail_text(FAILURE_TAIL_BYTES).strip()
+    stderr_tail = outcome.stderr.tail_text(FAILURE_TAIL_BYTES, redact).strip()
     if stderr_tail:
         parts.append(stderr_tail)
     elif output:
-        parts.append(outcome.stdout.tail_text(FAILURE_TAIL_BYTES).strip())
+        parts.append(outcome.stdout.tail_text(FAILURE_TAIL_BYTES, redact).strip())
     return "\n".join(parts)
 
 
@@ -57,7 +63,7 @@ def send_notifications(run: Run, outcome: Outcome) -> list[dict[str, Any]]:
     results = notify_gateways(
         run.job["notify"]["gateways"],
         run.settings.get("gateways") or {},
-        run.redact(message(run.job, outcome)),
+        message(run.job, outcome, run.redact),
         failed=outcome.status != "success",
         secrets=run.secrets(),
     )
@@ -88,14 +94,22 @@ def record_run(run: Run, outcome: Outcome, notifications: list[dict[str, Any]]) 
         status=outcome.status,
         exit_code=outcome.exit_code,
         output_bytes=outcome.stdout.total + outcome.stderr.total,
-        excerpt=run.redact(outcome.stdout.excerpt(excerpt_bytes)),
+        excerpt=outcome.stdout.excerpt(excerpt_bytes, run.redact),
     )
     if outcome.stderr.total:
-        record["stderr_excerpt"] = run.redact(outcome.stderr.tail_text(excerpt_bytes))
+        record["stderr_excerpt"] = outcome.stderr.tail_text(excerpt_bytes, run.redact)
     if outcome.error:
         record["error"] = run.redact(outcome.error)
     if notifications:
         record["notifications"] = notifications
+    return record
+
+
+def bare_record(run: Run, outcome: Outcome) -> dict[str, Any]:
+    """The run's record without its output (when making the full one failed)."""
+    record = make_record(run.run_id, run.job["id"], run.job["name"], run.trigger, run.started, run.clock)
+    record.update(status=outcome.status, exit_code=outcome.exit_code, output_bytes=0, excerpt="")
+    record["error"] = outcome.error
     return record
 
 

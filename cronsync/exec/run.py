@@ -81,8 +81,23 @@ class Run:
         return self._secrets
 
     def redact(self, text: str) -> str:
-        """`text` without any secret this run has used (nothing to hide if it used none)."""
-        return self._secrets.redactor()(text) if self._secrets is not None else text
+        """`text` without any secret this run has used or secrets.env holds (a job may print one too)."""
+        if self._secrets is None:
+            if not os.path.exists(self.space.path(SECRETS_FILE)):
+                return text  # no secrets, and no import of `re` for them
+            self._read_secrets_quietly()
+        assert self._secrets is not None
+        return self._secrets.redactor()(text)
+
+    def _read_secrets_quietly(self) -> None:
+        """secrets.env's values, to be hidden; a file refused as unsafe was not used by this run, and is
+        refused (exit 78) by the first run that needs it."""
+        from cronsync.userspace.secrets import SecretsError
+
+        try:  # noqa: SIM105 - contextlib costs exec an import
+            self.secrets().file_values()
+        except SecretsError:
+            pass
 
     def environment(self) -> dict[str, str]:
         extra = dict(self.job["payload"].get("env") or {})

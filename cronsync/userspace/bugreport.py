@@ -12,9 +12,22 @@ import sys
 from cronsync import BUG
 from cronsync.userspace.paths import ERRORS_FILE
 
+TYPE_CHECKING = False  # typing itself costs milliseconds on every run: only mypy reads these
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 
 def report_bug(exc: BaseException, user_dir: str, command: str) -> int:
     """Write the traceback where it can be found, say so in one line on stderr, return the BUG code."""
+    print(f"{command}: {keep_bug(exc, user_dir, command)}", file=sys.stderr, flush=True)
+    return BUG
+
+
+def keep_bug(
+    exc: BaseException, user_dir: str, command: str, redact: Callable[[str], str] | None = None
+) -> str:
+    """Write the traceback (through `redact`, when a run knows secrets) where it can be found; the one
+    line that says so (no message of the error's)."""
     import time
     import traceback
 
@@ -23,16 +36,15 @@ def report_bug(exc: BaseException, user_dir: str, command: str) -> int:
     versions = f"cronsync {__version__}, Python {sys.version.split()[0]}"
     head = f"{time.strftime('%Y-%m-%dT%H:%M:%S%z')} {command} ({versions})\n"
     details = head + "".join(traceback.format_exception(exc)) + "\n"
+    if redact is not None:
+        details = redact(details)
     where = _keep(details, os.path.join(user_dir, ERRORS_FILE))
     frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
     place = f" at {os.path.basename(frame[0].filename)}:{frame[0].lineno}" if frame else ""
-    print(
-        f"{command}: unexpected {type(exc).__name__}{place}: this is a bug in cronsync; "
-        f"the details are in {where} (please include them in a report)",
-        file=sys.stderr,
-        flush=True,
+    return (
+        f"unexpected {type(exc).__name__}{place}: this is a bug in cronsync; "
+        f"the details are in {where} (please include them in a report)"
     )
-    return BUG
 
 
 def _keep(details: str, path: str) -> str:

@@ -71,10 +71,10 @@ def stage(
     try:
         os.fchmod(fd, mode)  # whatever the umask
         half = len(content) // 2
-        _write_all(fd, content[:half])
+        write_all(fd, content[:half])
         if midway is not None:
             midway()
-        _write_all(fd, content[half:])
+        write_all(fd, content[half:])
         os.fsync(fd)
     except BaseException:
         os.close(fd)
@@ -118,7 +118,8 @@ def remove_quietly(path: PathLike) -> None:
         pass
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes) -> None:
+    """All of `data`, however many writes it takes; OSError (e.g. ENOSPC) if the rest cannot go."""
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]

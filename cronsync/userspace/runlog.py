@@ -2,8 +2,11 @@
 
 Each append takes an exclusive flock on a lock file beside the log, rotates when the next line would
 pass `max_bytes` (scheduler.log -> scheduler.log.1 -> ... keeping `keep` old files), then writes the
-line with one O_APPEND write. Files are opened with O_NOFOLLOW: a symlink planted in place of a log
-is refused, never written through.
+line with O_APPEND writes. A record is written whole or not at all: a short write (a full disk) is
+undone by truncating the file back to where the record started, under the lock, and reported; and a
+partial line a crash left (a file not ending in a newline) is ended first, so it cannot swallow the
+record. Files are opened with O_NOFOLLOW: a symlink planted in place of a log is refused, never
+written through.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import os
 
 from cronsync import CronsyncError
 from cronsync.userspace import fastjson
-from cronsync.userspace.files import lock, open_error, open_no_follow
+from cronsync.userspace.files import lock, open_error, open_no_follow, write_all
 
 TYPE_CHECKING = False  # typing itself costs milliseconds on every run: only mypy reads these
 if TYPE_CHECKING:
@@ -38,15 +41,32 @@ def append_json_line(file: PathLike, record: dict[str, Any], *, max_bytes: int, 
     assert lock_fd is not None  # lock() waits
     try:
         _rotate_if_full(path, len(line), max_bytes, keep)
-        fd = open_no_follow(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
-        try:
-            os.write(fd, line)
-        finally:
-            os.close(fd)
+        fd = open_no_follow(path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
     except OSError as exc:
-        raise LogWriteError(open_error(path, exc)) from None
-    finally:
         os.close(lock_fd)
+        raise LogWriteError(open_error(path, exc)) from None
+    try:
+        _append_whole(fd, path, line)
+    finally:
+        os.close(fd)
+        os.close(lock_fd)
+
+
+def _append_whole(fd: int, path: str, line: bytes) -> None:
+    """`line` at the end of the file, on a line of its own; on failure, the file as it was."""
+    start = os.lseek(fd, 0, os.SEEK_END)
+    if start and os.pread(fd, 1, start - 1) != b"\n":
+        line = b"\n" + line  # a crash left half a line: end it, so that it cannot swallow this record
+    try:
+        write_all(fd, line)
+    except OSError as exc:
+        try:  # noqa: SIM105 - contextlib costs exec an import
+            os.ftruncate(fd, start)
+        except OSError:
+            pass
+        raise LogWriteError(
+            f"cannot write {path}: {exc.strerror or exc}; the record was not logged"
+        ) from None
 
 
 def _rotate_if_full(path: str, incoming: int, max_bytes: int, keep: int) -> None:
@@ -94,9 +114,16 @@ def read_json_lines(file: PathLike, keep: int = 100) -> Iterator[dict[str, Any]]
             continue
         with handle:
             for raw in handle:
-                try:
-                    record = fastjson.loads(raw)
-                except ValueError:
-                    continue
-                if isinstance(record, dict):
+                record = parse_record(raw)
+                if record is not None:
                     yield record
+
+
+def parse_record(raw: str | bytes) -> dict[str, Any] | None:
+    """One log line's record; None for what cannot be read (invalid UTF-8 or JSON, NaN or Infinity,
+    nesting too deep, not an object)."""
+    try:
+        record = fastjson.loads_strict(raw)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None

@@ -105,18 +105,48 @@ def references(text: str) -> list[str]:
     return list(dict.fromkeys(_REFERENCE.findall(text)))
 
 
+# No run of this many characters of a secret is left anywhere: a value cut at the edge of an excerpt, a
+# tail or a service's length limit leaves a fragment that whole-value replacement would not find.
+FRAGMENT_CHARS = 6
+
+
 class Redactor:
-    """Replaces every known secret value (longest first) with ***."""
+    """Replaces every known secret value (longest first), and every run of FRAGMENT_CHARS or more of its
+    characters (a fragment: a value cut short), with ***."""
 
     def __init__(self, values: Iterable[str] = ()) -> None:
         # very short values would redact ordinary text ("1", "ab") without protecting anything
         self._values = sorted({v for v in values if len(v) >= 4}, key=len, reverse=True)
+        self._windows = {
+            v[i : i + FRAGMENT_CHARS] for v in self._values for i in range(len(v) - FRAGMENT_CHARS + 1)
+        }
 
     def __call__(self, text: str) -> str:
         for value in self._values:
             if value in text:
                 text = text.replace(value, REDACTED)
-        return text
+        return self._without_fragments(text) if self._windows else text
+
+    def _without_fragments(self, text: str) -> str:
+        """Every run of characters covered by windows (FRAGMENT_CHARS long) of a secret, replaced.
+        A set lookup per position: linear in the text, however long or many the secrets."""
+        spans: list[list[int]] = []
+        for start in range(len(text) - FRAGMENT_CHARS + 1):
+            if text[start : start + FRAGMENT_CHARS] not in self._windows:
+                continue
+            end = start + FRAGMENT_CHARS
+            if spans and start <= spans[-1][1]:
+                spans[-1][1] = end
+            else:
+                spans.append([start, end])
+        if not spans:
+            return text
+        parts, done = [], 0
+        for start, end in spans:
+            parts += [text[done:start], REDACTED]
+            done = end
+        parts.append(text[done:])
+        return "".join(parts)
 
 
 def redact_url(url: str) -> str:

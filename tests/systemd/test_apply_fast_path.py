@@ -273,6 +273,21 @@ def test_a_copied_job_is_a_duplicate(systemd_user: UserManager, user_dir: Path) 
     assert [(p["job_index"], p["message"][:14]) for p in report["errors"]] == [(2, "duplicate name")]
 
 
+def test_a_key_written_twice_is_refused_though_the_parsed_job_is_unchanged(
+    systemd_user: UserManager, user_dir: Path
+) -> None:
+    apply_json(user_dir)
+    before = mtimes(systemd_user.unit_dir)
+    jobs = jobs_of(user_dir)
+    cron = json.dumps(jobs[1]["cron"])
+    text = json.dumps(jobs, indent=2).replace(f'"cron": {cron}', f'"cron": "@hourly", "cron": {cron}')
+    (user_dir / "config" / "jobs.json").write_text(text)
+    report = probed_apply(user_dir, ok=False).report
+    assert [(p["job_index"], p["field"]) for p in report["errors"]] == [(1, "cron")], report
+    assert "more than once" in report["errors"][0]["message"]
+    assert mtimes(systemd_user.unit_dir) == before
+
+
 def test_a_lost_compiled_cache_validates_everything_and_writes_it_again(
     systemd_user: UserManager, user_dir: Path
 ) -> None:
