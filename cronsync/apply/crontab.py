@@ -49,18 +49,15 @@ class CrontabBackend:
         jobs = [(job.id, job.name, job.enabled) for job in config.jobs]
         return plan_crontab(jobs, entries, crontab.read(), config.space.jobs_file)
 
-    def holds_schedules(self, jobs_file: Path | None = None) -> bool:
-        """Whether the user's crontab holds cronsync entries (made from jobs_file, when given)."""
+    def holds_schedules(self, jobs_file: Path) -> bool:
+        """Whether the user's crontab holds entries in jobs_file's block (this user space's)."""
         if shutil.which("crontab") is None:
             return False
         try:
             text = crontab.read()
         except crontab.CrontabError:
             return False
-        if not text:
-            return False
-        cut = split(text)
-        return bool(cut.managed_lines) and (jobs_file is None or cut.jobs_file == str(jobs_file))
+        return text is not None and bool(split(text, jobs_file).managed_lines)
 
     def carry_out(self, plan: Plan) -> ApplyReport:
         report = ApplyReport("crontab", [])
@@ -78,12 +75,12 @@ class CrontabBackend:
             report.jobs.append(JobReport(job.job_id, job.name, job.action, True, detail))
         return report
 
-    def uninstall(self) -> list[str]:
-        """Remove cronsync's block (its entries' ids); every other line stays."""
+    def uninstall(self, jobs_file: Path) -> list[str]:
+        """Remove jobs_file's block (its entries' ids); every other line, other spaces' blocks too, stays."""
         current = crontab.read()
         if current is None:
             return []
-        cut = split(current)
+        cut = split(current, jobs_file)
         ids = list(cut.entries())
         if not cut.managed_lines and cut.user_text() == current:
             return []
@@ -108,7 +105,8 @@ class CrontabBackend:
         from crontab import CronTab
 
         text = crontab.read() or ""
-        if job_id not in split(text).entries():
+        cut = split(text, space.jobs_file)
+        if job_id not in cut.entries():
             raise CronsyncError(
                 f"{job_id} has no entry in the crontab; run `cronsync apply --backend crontab` first"
             )
@@ -116,7 +114,7 @@ class CrontabBackend:
             "HOME": os.path.expanduser("~"),
             "LOGNAME": os.environ.get("LOGNAME", os.environ.get("USER", "")),
             **CRON_BASE_ENVIRONMENT,
-            **{str(k): str(v) for k, v in CronTab(tab=split(text).user_text()).env.items()},
+            **{str(k): str(v) for k, v in CronTab(tab=cut.user_text()).env.items()},
         }
         space.request_manual_run(job_id)  # exec records the run as `manual`
         argv = installation_target(space).command("exec", job_id)

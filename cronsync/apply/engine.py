@@ -1,13 +1,15 @@
 """Apply's orchestration: which backend, the apply lock, plan (fast or full), carry it out, record it.
 
 The one place that knows the backends by name: `choose_backend` and `installed_backend` turn the
-`--backend` option into a backend object; everything else talks to that object.
+`--backend` option into a backend object (sticking to the backend this user space is installed on);
+everything else talks to that object.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -18,8 +20,9 @@ from cronsync.apply.crontab import CrontabBackend, scheduler_warnings
 from cronsync.apply.fastpath import Update, full_update, plan_changes
 from cronsync.apply.report import ApplyReport
 from cronsync.apply.systemd import SystemdBackend
+from cronsync.apply.unitfiles import holds_timers, managed_unit_files
 from cronsync.core.errors import InvalidInput, Problem
-from cronsync.core.plan import BackendName, Plan
+from cronsync.core.plan import BackendName, Plan, uninstall_command
 from cronsync.userspace.compiled import current_signature, save_compiled
 from cronsync.userspace.files import lock, open_error
 from cronsync.userspace.manifest import forget_manifest, write_manifest
@@ -39,8 +42,8 @@ class Backend(Protocol):
 
     def plan(self, config: Config) -> Plan: ...
     def carry_out(self, plan: Plan) -> ApplyReport: ...
-    def holds_schedules(self, jobs_file: Path | None = None) -> bool: ...
-    def uninstall(self) -> list[str]: ...
+    def holds_schedules(self, jobs_file: Path) -> bool: ...
+    def uninstall(self, jobs_file: Path) -> list[str]: ...
     def schedule_facts(self, jobs: Sequence[AnyJob], installed: set[str]) -> dict[str, dict[str, Any]]: ...
     def run_now(self, space: UserSpace, job_id: str, wait: bool) -> int: ...
 
@@ -49,77 +52,115 @@ class BackendUnavailable(CronsyncError):
     """The requested backend cannot be used on this machine."""
 
 
-def choose_backend(requested: str) -> Backend:
-    """`auto`: systemd when a user manager answers, else crontab."""
-    if requested == "crontab":
+class InstalledElsewhere(CronsyncError):
+    """The user space is installed on the other backend; moving it is an explicit step."""
+
+
+def installed_on(space: UserSpace) -> list[BackendName]:
+    """The backends holding this user space's schedules (its timers; its crontab block), read from
+    disk and the crontab: no user manager is needed to tell."""
+    holding: list[BackendName] = []
+    if holds_timers(systemd_user_unit_dir(), space.jobs_file):
+        holding.append("systemd")
+    if CrontabBackend().holds_schedules(space.jobs_file):
+        holding.append("crontab")
+    return holding
+
+
+def _backend_named(name: str) -> Backend:
+    if name == "crontab":
         return CrontabBackend()
     manager = systemd.connect()
-    if manager is not None:
-        return SystemdBackend(manager, systemd_user_unit_dir())
-    if requested == "systemd":
+    if manager is None:
         raise BackendUnavailable(
             "no systemd user manager answers (is XDG_RUNTIME_DIR set? is `systemctl --user` working?); "
             "run `cronsync doctor`, or use --backend crontab"
         )
-    return CrontabBackend()
+    return SystemdBackend(manager, systemd_user_unit_dir())
 
 
-def installed_backend(requested: str) -> Backend:
-    """For commands about what is installed: `auto` picks the backend holding cronsync's schedules."""
+def choose_backend(requested: str, space: UserSpace) -> Backend:
+    """The backend plan and apply use. `auto` sticks to the backend this user space is installed on
+    (and fails, changing nothing, when that one is unavailable); a space installed nowhere gets
+    systemd when a user manager answers, else crontab. Naming the other backend than the one the
+    space is installed on is refused with the commands that move it."""
+    if requested == "auto":
+        return installed_backend("auto", space)
+    holding = installed_on(space)
+    if holding and requested not in holding:
+        raise InstalledElsewhere(_move_instructions(space, holding[0], requested))
+    return _backend_named(requested)
+
+
+def _move_instructions(space: UserSpace, old: str, new: str) -> str:
+    uninstall = uninstall_command(space.jobs_file, "--backend", old)
+    apply = shlex.join(["cronsync", "--user-dir", space.root_str, "apply", "--backend", new])
+    return (
+        f"this user space ({space.jobs_file}) is installed on {old}; nothing was changed. To move it to "
+        f"{new}, remove its {old} schedules first, then apply: `{uninstall}`, then `{apply}`"
+    )
+
+
+def installed_backend(requested: str, space: UserSpace) -> Backend:
+    """For commands about what is installed: `auto` picks the backend holding this space's schedules."""
     if requested != "auto":
-        return choose_backend(requested)
-    from cronsync.apply.unitfiles import managed_unit_files
+        return _backend_named(requested)
+    holding = installed_on(space)
+    if not holding:
+        manager = systemd.connect()
+        if manager is None:
+            return CrontabBackend()
+        return SystemdBackend(manager, systemd_user_unit_dir())
+    try:
+        return _backend_named(holding[0])
+    except BackendUnavailable:
+        raise BackendUnavailable(
+            f"this user space ({space.jobs_file}) is installed on systemd, but no systemd user manager "
+            "answers (is XDG_RUNTIME_DIR set? is `systemctl --user` working?); nothing was changed. "
+            "Run `cronsync doctor`; --backend auto never moves a space to the crontab by itself"
+        ) from None
 
-    if any(name.endswith(".timer") for name in managed_unit_files(systemd_user_unit_dir())):
-        return choose_backend("systemd")
-    crontab = CrontabBackend()
-    if crontab.holds_schedules():
-        return crontab
-    return choose_backend("auto")
 
-
-def uninstall_everywhere(requested: str) -> dict[str, list[str]]:
-    """`cronsync uninstall`: every unit (`auto`, `systemd`) and crontab entry (`auto`, `crontab`)."""
-    from cronsync.apply.unitfiles import managed_unit_files
-
+def uninstall_everywhere(requested: str, space: UserSpace) -> dict[str, list[str]]:
+    """`cronsync uninstall`: this user space's units (`auto`, `systemd`) and crontab block (`auto`,
+    `crontab`); other spaces' schedules stay."""
     removed: dict[str, list[str]] = {"units": [], "crontab_entries": []}
-    if requested in ("auto", "systemd") and managed_unit_files(systemd_user_unit_dir()):
+    unit_dir = systemd_user_unit_dir()
+    if requested in ("auto", "systemd") and managed_unit_files(unit_dir, space.jobs_file):
         manager = systemd.connect()
         if manager is None:
             raise BackendUnavailable(
-                "cronsync units are installed but no systemd user manager answers; run `cronsync doctor`"
+                "cronsync units of this user space are installed but no systemd user manager answers; "
+                "run `cronsync doctor`"
             )
-        removed["units"] = SystemdBackend(manager, systemd_user_unit_dir()).uninstall()
+        removed["units"] = SystemdBackend(manager, unit_dir).uninstall(space.jobs_file)
     crontab = CrontabBackend()
-    if requested == "crontab" or (requested == "auto" and crontab.holds_schedules()):
-        removed["crontab_entries"] = crontab.uninstall()
+    if requested == "crontab" or (requested == "auto" and crontab.holds_schedules(space.jobs_file)):
+        removed["crontab_entries"] = crontab.uninstall(space.jobs_file)
     return removed
 
 
 def make_plan(config: Config, backend: Backend) -> Plan:
-    """The backend's plan, warned when the other backend still holds cronsync schedules."""
+    """The backend's plan, warned when the other backend still holds this space's schedules."""
     plan = backend.plan(config)
     if isinstance(backend, CrontabBackend):
         plan.warnings.extend(scheduler_warnings())
-    _warn_about_the_other_backend(plan, backend)
+    _warn_about_the_other_backend(plan, backend, config.space)
     return plan
 
 
-def _warn_about_the_other_backend(plan: Plan, backend: Backend) -> None:
+def _warn_about_the_other_backend(plan: Plan, backend: Backend, space: UserSpace) -> None:
     if backend.name == "systemd":
-        if CrontabBackend().holds_schedules():
+        if CrontabBackend().holds_schedules(space.jobs_file):
             plan.warnings.append(
-                "cronsync entries are still in your crontab, so jobs may run twice; "
-                "remove them with `cronsync uninstall --backend crontab`"
+                "this user space's cronsync entries are still in your crontab, so jobs may run twice; "
+                f"remove them with `{uninstall_command(space.jobs_file, '--backend', 'crontab')}`"
             )
-    else:
-        from cronsync.apply.unitfiles import managed_unit_files
-
-        if any(name.endswith(".timer") for name in managed_unit_files(systemd_user_unit_dir())):
-            plan.warnings.append(
-                "cronsync's systemd timers are still installed, so jobs may run twice; "
-                "remove them with `cronsync uninstall --backend systemd`"
-            )
+    elif holds_timers(systemd_user_unit_dir(), space.jobs_file):
+        plan.warnings.append(
+            "this user space's cronsync systemd timers are still installed, so jobs may run twice; "
+            f"remove them with `{uninstall_command(space.jobs_file, '--backend', 'systemd')}`"
+        )
 
 
 @contextlib.contextmanager
@@ -149,7 +190,7 @@ def apply_locked(space: UserSpace, backend: Backend) -> tuple[Plan, ApplyReport]
         sources = read_sources_quietly(space)
         update = plan_changes(space, backend.unit_dir, sources) if sources is not None else None
         if update is not None:
-            _warn_about_the_other_backend(update.plan, backend)
+            _warn_about_the_other_backend(update.plan, backend, space)
             return _apply_update(space, update, backend)
     from cronsync.config import parse_config, read_sources, write_compiled
 

@@ -141,7 +141,7 @@ def plan_changes(space: UserSpace, unit_dir: Path, sources: tuple[bytes, bytes |
     compiled = read_compiled(space, manifest.compiled) or read_compiled(space, compiled_key)
     if compiled is None or len(set(keys)) < len(keys):
         return None  # two identical jobs: the full path names the duplicate
-    installed = read_installed(unit_dir)
+    installed = read_installed(unit_dir, space.jobs_file)
     intact = _intact_ids(installed.managed, manifest.files)
     reused = _reusable(manifest.jobs, intact, installed.managed, compiled["jobs"])
     changed = [(key, raw) for key, raw in zip(keys, data, strict=True) if key not in reused]

@@ -22,6 +22,7 @@ from cronsync.apply.unitfiles import (
     debug_pause,
     discard_staged,
     enabled_units,
+    holds_timers,
     read_installed,
     remove_stale_temp_files,
     stage_unit_files,
@@ -74,11 +75,11 @@ class SystemdBackend:
             wanted[WATCHER_ID] = (WATCHER, render.sync_units(target, shipped))
         except render.RenderError as exc:
             raise InvalidInput([Problem(jobs_file, str(exc))]) from None
-        return plan_units(wanted, read_installed(self.unit_dir))
+        return plan_units(wanted, read_installed(self.unit_dir, config.space.jobs_file))
 
-    def holds_schedules(self, jobs_file: Path | None = None) -> bool:
-        """Whether cronsync timers are installed (jobs_file is not told apart here yet)."""
-        return any(name.endswith(".timer") for name in read_installed(self.unit_dir).managed)
+    def holds_schedules(self, jobs_file: Path) -> bool:
+        """Whether timers made from jobs_file (this user space's) are installed."""
+        return holds_timers(self.unit_dir, jobs_file)
 
     def carry_out(self, plan: Plan) -> ApplyReport:
         """Write and delete unit files, enable, reload once if needed, start, and check every timer."""
@@ -125,9 +126,10 @@ class SystemdBackend:
         _start_and_verify(plan, manager, states, report)
         return report
 
-    def uninstall(self) -> list[str]:
-        """Stop the watcher first (a save must not re-install what goes), then remove every marked unit."""
-        files = read_installed(self.unit_dir).managed
+    def uninstall(self, jobs_file: Path) -> list[str]:
+        """Stop the watcher first (a save must not re-install what goes), then remove every unit made
+        from jobs_file; other user spaces' units stay."""
+        files = read_installed(self.unit_dir, jobs_file).managed
         if not files:
             return []
         for unit in (render.SYNC_PATH_UNIT, render.SYNC_SERVICE_UNIT):

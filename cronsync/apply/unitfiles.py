@@ -45,25 +45,38 @@ def _pause_at(point: str) -> Callable[[], None]:
     return lambda: debug_pause(point)
 
 
-def managed_unit_files(unit_dir: Path) -> dict[str, str]:
-    """Every unit file in unit_dir that carries cronsync's marker: {file name: text}."""
-    return read_installed(unit_dir).managed
+def managed_unit_files(unit_dir: Path, jobs_file: Path) -> dict[str, str]:
+    """The unit files in unit_dir whose marker names jobs_file (this user space's): {file name: text}."""
+    return read_installed(unit_dir, jobs_file).managed
 
 
-def read_installed(unit_dir: Path) -> InstalledUnits:
-    """What planning needs of the unit directory, in one listing of it and of timers.target.wants."""
+def holds_timers(unit_dir: Path, jobs_file: Path) -> bool:
+    """Whether unit_dir holds timers made from jobs_file (read from disk: no manager needed)."""
+    return any(name.endswith(".timer") for name in managed_unit_files(unit_dir, jobs_file))
+
+
+def read_installed(unit_dir: Path, jobs_file: Path) -> InstalledUnits:
+    """What planning needs of the unit directory, in one listing of it and of timers.target.wants;
+    the marked units of other user spaces (another jobs.json) are set apart, never ours to change."""
     directory = str(unit_dir)  # plain strings: pathlib costs more than reading the files
     try:
         names = sorted(os.listdir(directory))
     except OSError:
         names = []
     managed: dict[str, str] = {}
+    others: dict[str, str] = {}
+    ours = str(jobs_file)
     for name in names:
         if name.startswith(render.UNIT_PREFIX) and name.endswith(UNIT_SUFFIXES):
             text = managed_text(os.path.join(directory, name))
-            if text is not None:
+            if text is None:
+                continue
+            owner = render.marker_jobs_file(text)
+            if owner == ours:
                 managed[name] = text
-    return InstalledUnits(directory, managed, frozenset(names), enabled_units(unit_dir))
+            else:
+                others[name] = owner
+    return InstalledUnits(directory, managed, frozenset(names), enabled_units(unit_dir), others)
 
 
 def enabled_units(unit_dir: Path) -> frozenset[str]:

@@ -31,17 +31,18 @@ SETTLE_MAX_SECONDS = 3.0
 def watcher_apply(space: UserSpace) -> ApplyReport | None:
     """The auto-sync apply: None when there is nothing to do.
 
-    Skipped when the watcher is gone (uninstall ran while this waited for the lock) or when the
+    Skipped when this space's watcher is gone (uninstall ran while this waited for the lock) or when the
     watcher already handled these exact bytes (a burst of saves starts several of these).
     """
-    backend = choose_backend("systemd")
+    backend = choose_backend("systemd", space)
     assert isinstance(backend, SystemdBackend)  # choose_backend raises when no manager answers
     quiet_since, seen = time.monotonic(), _config_signature(space)
     _wait_until_the_path_unit_watches(backend)
     _wait_until_quiet(space, quiet_since, seen)
     with apply_lock(space):
-        if managed_text(backend.unit_dir / render.SYNC_PATH_UNIT) is None:
-            return None
+        watcher = managed_text(backend.unit_dir / render.SYNC_PATH_UNIT)
+        if watcher is None or render.marker_jobs_file(watcher) != str(space.jobs_file):
+            return None  # uninstalled meanwhile (and perhaps another space's watcher in its place)
         sources = read_sources_quietly(space)
         if sources is None:
             return apply_locked(space, backend)[1]  # it says what cannot be read

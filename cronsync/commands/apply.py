@@ -32,7 +32,7 @@ def command(ctx: click.Context, backend: str, as_json: bool, from_watcher: bool)
     else:
         from cronsync.apply.engine import apply, choose_backend
 
-        report = apply(space, choose_backend(backend))[1]
+        report = apply(space, choose_backend(backend, space))[1]
     from cronsync.exec.readiness import will_fail
 
     for job_id, reasons in will_fail(space).items():

@@ -54,14 +54,14 @@ def command(ctx: click.Context, as_json: bool) -> int:
 def run_checks(space: UserSpace) -> list[Finding]:
     user = getpass.getuser()
     unit_dir = systemd_user_unit_dir()
-    units = managed_unit_files(unit_dir)
-    uses_crontab = CrontabBackend().holds_schedules(space.jobs_file)  # this user space's, not another's
+    units = managed_unit_files(unit_dir, space.jobs_file)  # this user space's, not another's
+    uses_crontab = CrontabBackend().holds_schedules(space.jobs_file)
     manager = systemd.connect()
     findings = [_manager_finding(manager, user, required=bool(units) or not uses_crontab)]
     findings.append(_linger_finding(user))
     if uses_crontab or manager is None:
         findings.append(_cron_finding(required=uses_crontab))
-    findings.extend(_executable_findings(units, uses_crontab))
+    findings.extend(_executable_findings(space, units, uses_crontab))
     findings.append(_sync_finding(space, manager, uses_crontab))
     return findings
 
@@ -112,7 +112,7 @@ def _program_paths(words: list[str]) -> list[str]:
     return [word for word in words[:end] if word.startswith("/")] or words[:1]
 
 
-def _executable_findings(units: dict[str, str], uses_crontab: bool) -> list[Finding]:
+def _executable_findings(space: UserSpace, units: dict[str, str], uses_crontab: bool) -> list[Finding]:
     commands: dict[str, list[str]] = {}
     for name, text in units.items():
         for line in text.splitlines():
@@ -120,7 +120,7 @@ def _executable_findings(units: dict[str, str], uses_crontab: bool) -> list[Find
                 words = shlex.split(line.removeprefix("ExecStart=").replace("%%", "%").replace("$$", "$"))
                 commands[name] = _program_paths(words)
     if uses_crontab:
-        for job_id, entry in split(crontab.read() or "").entries().items():
+        for job_id, entry in split(crontab.read() or "", space.jobs_file).entries().items():
             commands[f"crontab entry {job_id}"] = _program_paths(shlex.split(entry.command))
     missing = {
         where: " ".join(paths)
@@ -152,7 +152,7 @@ def _sync_finding(space: UserSpace, manager: systemd.Manager | None, uses_cronta
     if manager is None and not uses_crontab:
         return Finding("installed", "warning", "nothing is installed", "cronsync apply")
     try:
-        backend = installed_backend("auto")
+        backend = installed_backend("auto", space)
         plan = make_plan(config, backend)
     except InvalidInput as exc:
         return Finding("installed", "error", str(exc.problems[0]), "cronsync plan")

@@ -20,7 +20,7 @@ from cronsync.core.plan import Plan
 def command(ctx: click.Context, backend: str, show_diff: bool, as_json: bool) -> None:
     """Show per job what apply would create, update or delete. Writes nothing."""
     space = user_space(ctx)
-    plan = make_plan(load_config(space), choose_backend(backend))
+    plan = make_plan(load_config(space), choose_backend(backend, space))
     if as_json:
         click.echo(json.dumps(plan.to_json(show_diff), indent=2))
         return

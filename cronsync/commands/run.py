@@ -17,4 +17,4 @@ def command(ctx: click.Context, job_name: str, backend: str, no_wait: bool) -> i
     """Run JOB (its name or id) now: systemd starts its service, crontab runs its entry's command."""
     space = user_space(ctx)
     job = find_job(space, job_name)
-    return installed_backend(backend).run_now(space, job.id, wait=not no_wait)
+    return installed_backend(backend, space).run_now(space, job.id, wait=not no_wait)

@@ -26,7 +26,7 @@ INSTALLED = {"unchanged": "in-sync", "create": "missing", "update": "differs"}
 def command(ctx: click.Context, backend: str, as_json: bool) -> None:
     """List jobs: id, enabled, schedule, next run, last run, and whether the installed units match."""
     space = user_space(ctx)
-    chosen = installed_backend(backend)
+    chosen = installed_backend(backend, space)
     config = config_or_last_valid(space)
     plan = make_plan(config, chosen)
     rows = job_rows(config, chosen, {job.job_id: job for job in plan.jobs})

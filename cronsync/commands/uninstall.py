@@ -17,7 +17,7 @@ from cronsync.commands.common import BACKEND_OPTION, JSON_OPTION, user_space
 def command(ctx: click.Context, backend: str, as_json: bool) -> None:
     """Stop the auto-sync watcher, then remove cronsync's units (marked) and crontab entries (tagged)."""
     with apply_lock(user_space(ctx)):
-        removed = uninstall_everywhere(backend)
+        removed = uninstall_everywhere(backend, user_space(ctx))
     if as_json:
         click.echo(json.dumps({"ok": True, **removed}, indent=2))
         return

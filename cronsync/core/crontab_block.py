@@ -1,6 +1,8 @@
-"""cronsync's block in the text of a crontab: cutting it out, and putting the new one in its place.
+"""A user space's block in the text of a crontab: cutting it out, and putting the new one in its place.
 
-Pure text: `cronsync.adapters.crontab` reads and writes the crontab itself.
+Each user space has its own block, named by its jobs.json in the BEGIN line; several coexist, and
+every other byte (other spaces' blocks among them) is kept. Pure text: `cronsync.adapters.crontab`
+reads and writes the crontab itself.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ BLOCK_END = "# END cronsync"
 
 @dataclass(frozen=True)
 class SplitCrontab:
-    """A crontab cut around cronsync's block: the user's text before and after it, and our lines."""
+    """A crontab cut around one user space's block: everything before and after it (the user's lines
+    and other spaces' blocks), and the block's own entry lines."""
 
     before: str
     after: str
@@ -48,33 +51,38 @@ class InstalledEntry:
     command: str
 
 
-def block_begin(jobs_file: Path) -> str:
+def block_begin(jobs_file: str | Path) -> str:
     return f"{BLOCK_BEGIN} - managed from {jobs_file} - do not edit this block"
 
 
-def split(text: str) -> SplitCrontab:
-    """Cut out the block between the BEGIN and END marker lines, keeping every other line's bytes."""
+def split(text: str, jobs_file: str | Path) -> SplitCrontab:
+    """Cut out the block whose BEGIN line names jobs_file (a crontab of the one-block days has just
+    one such block), keeping every other line's bytes."""
     lines = text.splitlines(keepends=True)
-    begin = next((i for i, line in enumerate(lines) if line.startswith(BLOCK_BEGIN)), None)
+    begin = next((i for i, line in enumerate(lines) if _begins_block_of(line, str(jobs_file))), None)
     if begin is None:
         return SplitCrontab(text, "", [])
-    end = next((i for i in range(begin + 1, len(lines)) if lines[i].startswith(BLOCK_END)), None)
-    inside = lines[begin + 1 : end if end is not None else len(lines)]
+    # a block without its END line ends where the next block begins
+    end = next((i for i in range(begin + 1, len(lines)) if lines[i].startswith(_BLOCK_EDGES)), len(lines))
+    inside = lines[begin + 1 : end]
     # Only our tagged entries belong to the block; anything else in it stays the user's.
     ours = [line for line in inside if _is_ours(line)]
     theirs = [line for line in inside if not _is_ours(line)]
-    after = lines[end + 1 :] if end is not None else []
+    closed = end < len(lines) and lines[end].startswith(BLOCK_END)
+    after = lines[end + 1 :] if closed else lines[end:]
     return SplitCrontab(
         "".join(lines[:begin]) + "".join(theirs),
         "".join(after),
         [line.rstrip("\n") for line in ours],
-        _named_jobs_file(lines[begin]),
+        str(jobs_file),
     )
 
 
-def _named_jobs_file(begin_line: str) -> str | None:
-    _, sep, rest = begin_line.partition(" - managed from ")
-    return rest.rsplit(" - do not edit this block", 1)[0] if sep else None
+_BLOCK_EDGES = (BLOCK_BEGIN, BLOCK_END)
+
+
+def _begins_block_of(line: str, jobs_file: str) -> bool:
+    return line.rstrip("\n") == block_begin(jobs_file)
 
 
 def _is_ours(line: str) -> bool:
@@ -82,7 +90,8 @@ def _is_ours(line: str) -> bool:
 
 
 def compose(current: SplitCrontab, entries: Sequence[CrontabEntry], jobs_file: Path) -> str:
-    """The user's text with cronsync's block (or none, when there are no entries) where it was."""
+    """Everything but jobs_file's block, with that block (or none, when there are no entries) where it
+    was, or at the end when it is new."""
     if not entries:
         return current.user_text()
     before = current.before

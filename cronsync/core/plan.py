@@ -7,6 +7,7 @@ texts, enable links, the crontab's text) and pass it in.
 from __future__ import annotations
 
 import difflib
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,9 +92,16 @@ class InstalledUnits:
     """What the unit directory holds, as the systemd backend read it."""
 
     directory: str
-    managed: dict[str, str]  # unit files carrying cronsync's marker: {file name: text}
+    managed: dict[str, str]  # this user space's unit files (their marker names its jobs.json): {name: text}
     names: frozenset[str]  # every name in the directory (a file not cronsync's is in the way)
     enabled: frozenset[str]  # units linked from timers.target.wants or paths.target.wants
+    others: dict[str, str] = field(default_factory=dict)  # other spaces' units: {name: their jobs.json}
+
+
+def uninstall_command(jobs_file: str | Path, *options: str) -> str:
+    """The command that removes the schedules of the user space whose jobs.json this is."""
+    user_dir = Path(jobs_file).parent.parent  # USER/config/jobs.json
+    return shlex.join(["cronsync", "--user-dir", str(user_dir), "uninstall", *options])
 
 
 def reserved_id_problems(jobs_file: str, job_ids: Sequence[tuple[str, str]]) -> list[Problem]:
@@ -158,7 +166,15 @@ def _changed_directives(name: str, old: str, new: str) -> list[str]:
 
 def plan_units(wanted: dict[str, tuple[Scheduled, dict[str, str]]], installed: InstalledUnits) -> Plan:
     """The plan that leaves exactly the wanted unit files ({job id: (job, {file name: text})}) where
-    `installed` is now; InvalidInput when one would replace a file not cronsync's."""
+    `installed` is now; InvalidInput when one would replace a file not this user space's."""
+    taken = [
+        _taken_problem(installed.directory, name, installed.others[name])
+        for _, files in wanted.values()
+        for name in files
+        if name in installed.others
+    ]
+    if taken:
+        raise InvalidInput(taken)
     conflicts = [
         Problem(
             f"{installed.directory}/{name}",
@@ -184,6 +200,22 @@ def plan_units(wanted: dict[str, tuple[Scheduled, dict[str, str]]], installed: I
         )
         plan.jobs.append(JobPlan(job_id, None, "delete", None, [f"remove {name}" for name in names], removed))
     return plan
+
+
+def _taken_problem(directory: str, name: str, owner: str) -> Problem:
+    remove = f"`{uninstall_command(owner)}`"
+    if unit_job_id(name) == WATCHER_ID:
+        why = (
+            f"is the auto-sync watcher of the user space of {owner}; the user manager holds one watcher "
+            f"under this name, so this space cannot use the systemd backend beside it: remove that "
+            f"space's units with {remove}, or apply this space with --backend crontab"
+        )
+    else:
+        why = (
+            f"belongs to the user space of {owner} (a job with the same id); rename the job here, "
+            f"or remove that space's units with {remove}"
+        )
+    return Problem(f"{directory}/{name}", why)
 
 
 def _plan_job_units(
@@ -215,8 +247,9 @@ def plan_crontab(
     current: str | None,
     jobs_file: Path,
 ) -> Plan:
-    """The crontab with exactly these entries (one per job: (id, name, enabled)) in cronsync's block."""
-    cut = split(current or "")
+    """The crontab with exactly these entries (one per job: (id, name, enabled)) in jobs_file's block;
+    other user spaces' blocks and every other line stay as they are."""
+    cut = split(current or "", jobs_file)
     installed_lines = {_tag_of(line): line for line in cut.managed_lines}
     plan = Plan("crontab", [], crontab_old=current)
     for (job_id, name, enabled), entry in zip(jobs, entries, strict=True):

@@ -64,6 +64,12 @@ def is_managed_text(text: str) -> bool:
     return text.startswith(MARKER_PREFIX)
 
 
+def marker_jobs_file(text: str) -> str:
+    """The jobs.json a managed unit's marker line names (the user space that owns the unit)."""
+    first = text.partition("\n")[0].removeprefix(MARKER_PREFIX)
+    return first[: -len(MARKER_SUFFIX)] if first.endswith(MARKER_SUFFIX) else first
+
+
 def service_name(job_id: str) -> str:
     return f"{UNIT_PREFIX}{job_id}.service"
 

@@ -146,7 +146,9 @@ def test_the_token_appears_nowhere(
 ) -> None:
     user = telegram_space(tmp_path)
     assert cronsync("apply", "--backend", "systemd", user_dir=user).returncode == 0
-    assert cronsync_in(cron_daemon, user, "apply", "--backend", "crontab").returncode == 0
+    # the same jobs in a second space on the crontab (one space is installed on one backend)
+    cron_user = telegram_space(tmp_path / "cron")
+    assert cronsync_in(cron_daemon, cron_user, "apply", "--backend", "crontab").returncode == 0
     systemd_user.systemctl("set-environment", f"HTTPS_PROXY={proxy.url}", f"HTTP_PROXY={proxy.url}")
 
     with ProcessWatch(("exec daily-report", "report.py")) as watch:
@@ -163,7 +165,7 @@ def test_the_token_appears_nowhere(
     assert notification["service"] == "tgram://…" and notification["ok"] is False
     assert notification["attempts"] == 3
 
-    texts = everything_written(user, systemd_user.unit_dir)
+    texts = everything_written(user, systemd_user.unit_dir) | everything_written(cron_user, tmp_path / "none")
     assert any(name.endswith("scheduler.log") for name in texts)
     assert any(name.endswith("events.jsonl") for name in texts)
     assert any(name.endswith("cronsync-daily-report.service") for name in texts)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -17,24 +18,25 @@ from tests.support.harness import CronDaemon
 from tests.support.userspaces import USER_CRONTAB, jobs_of, write_jobs
 
 
-def managed(text: str) -> dict[str, crontab.InstalledEntry]:
-    return crontab.split(text).entries()
+def managed(text: str, user_dir: Path) -> dict[str, crontab.InstalledEntry]:
+    return crontab.split(text, user_dir / "config" / "jobs.json").entries()
 
 
 def test_split_and_compose_keep_every_user_byte(tmp_path: Path) -> None:
     entry = CrontabEntry("a", "*/5 * * * * /bin/cronsync exec a # cronsync:a", True)
-    text = crontab.compose(crontab.split(USER_CRONTAB), [entry], tmp_path / "jobs.json")
+    jobs_file = tmp_path / "jobs.json"
+    text = crontab.compose(crontab.split(USER_CRONTAB, jobs_file), [entry], jobs_file)
     assert text.startswith(USER_CRONTAB)
-    cut = crontab.split(text)
+    cut = crontab.split(text, jobs_file)
     assert cut.user_text() == USER_CRONTAB
     assert cut.jobs_file == str(tmp_path / "jobs.json")
     assert list(cut.entries()) == ["a"]
-    assert crontab.compose(cut, [], tmp_path / "jobs.json") == USER_CRONTAB
+    assert crontab.compose(cut, [], jobs_file) == USER_CRONTAB
     # a block in the middle stays in the middle
     head = "".join(USER_CRONTAB.splitlines(keepends=True)[:3])
     middle = head + text[len(USER_CRONTAB) :] + USER_CRONTAB[len(head) :]
-    assert crontab.split(middle).user_text() == USER_CRONTAB
-    assert crontab.compose(crontab.split(middle), [entry], tmp_path / "jobs.json") == middle
+    assert crontab.split(middle, jobs_file).user_text() == USER_CRONTAB
+    assert crontab.compose(crontab.split(middle, jobs_file), [entry], jobs_file) == middle
 
 
 def test_apply_and_uninstall_leave_the_users_lines_alone(
@@ -72,7 +74,7 @@ def test_no_crontab_before_means_none_after_uninstall(cron_daemon: CronDaemon, u
 def test_edit_disable_and_remove_change_only_those_entries(cron_daemon: CronDaemon, user_dir: Path) -> None:
     cron_daemon.set_crontab(USER_CRONTAB)
     assert cronsync_in(cron_daemon, user_dir, "apply", "--backend", "crontab").returncode == 0
-    before = managed(cron_daemon.crontab())
+    before = managed(cron_daemon.crontab(), user_dir)
     jobs = jobs_of(user_dir)
     jobs[0]["enabled"] = False
     jobs[1]["cron"] = "*/5 * * * *"
@@ -93,11 +95,11 @@ def test_edit_disable_and_remove_change_only_those_entries(cron_daemon: CronDaem
         "new-one": ("create", []),
     }
     assert (
-        cron_daemon.crontab().startswith(USER_CRONTAB) and managed(cron_daemon.crontab()) == before
+        cron_daemon.crontab().startswith(USER_CRONTAB) and managed(cron_daemon.crontab(), user_dir) == before
     )  # plan wrote nothing
 
     assert cronsync_in(cron_daemon, user_dir, "apply", "--backend", "crontab").returncode == 0
-    after = managed(cron_daemon.crontab())
+    after = managed(cron_daemon.crontab(), user_dir)
     assert after["daily-standup-summary"].enabled is False
     assert after["clean-temp-files"].expression == "*/5 * * * *"
     assert after["new-one"].expression == "0 12 * * *"
@@ -106,7 +108,7 @@ def test_edit_disable_and_remove_change_only_those_entries(cron_daemon: CronDaem
     assert cronsync_in(cron_daemon, user_dir, "apply", "--backend", "crontab").returncode == 0
     text = cron_daemon.crontab()
     print(repr(text))
-    assert set(managed(text)) == {"daily-standup-summary", "clean-temp-files"}
+    assert set(managed(text, user_dir)) == {"daily-standup-summary", "clean-temp-files"}
     assert text.startswith(USER_CRONTAB)
 
 
@@ -168,17 +170,39 @@ def test_run_executes_the_entry_with_a_run_request(cron_daemon: CronDaemon, user
     assert missing.returncode == 1 and "no job named or with id 'nope'" in missing.stderr
 
 
-def test_switching_backends_warns_about_double_runs(cron_daemon: CronDaemon, user_dir: Path) -> None:
+def test_naming_the_other_backend_is_refused_with_the_commands_that_move_the_space(
+    cron_daemon: CronDaemon, user_dir: Path, tmp_path: Path
+) -> None:
     from cronsync.core.render import marker
     from cronsync.userspace.paths import systemd_user_unit_dir
 
     unit_dir = systemd_user_unit_dir()
     unit_dir.mkdir(parents=True)
-    (unit_dir / "cronsync-old.timer").write_text(marker(user_dir / "config" / "jobs.json") + "\n[Timer]\n")
+    timer = unit_dir / "cronsync-old.timer"
+    timer.write_text(marker(user_dir / "config" / "jobs.json") + "\n[Timer]\n")
+    cron_daemon.set_crontab(USER_CRONTAB)
     result = cronsync_in(cron_daemon, user_dir, "apply", "--backend", "crontab")
-    assert result.returncode == 0
-    assert "warning: cronsync's systemd timers are still installed" in result.stderr
-    assert "cronsync uninstall --backend systemd" in result.stderr
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"({user_dir}/config/jobs.json) is installed on systemd; nothing was changed" in result.stderr
+    assert f"`cronsync --user-dir {user_dir} uninstall --backend systemd`, then" in result.stderr
+    assert f"`cronsync --user-dir {user_dir} apply --backend crontab`" in result.stderr
+    assert cron_daemon.crontab() == USER_CRONTAB and timer.exists()
+
+    # a space on both backends (an older cronsync's switch) is warned, with this space's --user-dir
+    other = tmp_path / "other"
+    shutil.copytree(user_dir, other)
+    (unit_dir / "cronsync-theirs.timer").write_text(marker(other / "config" / "jobs.json") + "\n[Timer]\n")
+    timer.unlink()
+    assert cronsync_in(cron_daemon, user_dir, "apply", "--backend", "crontab").returncode == 0
+    timer.write_text(marker(user_dir / "config" / "jobs.json") + "\n[Timer]\n")
+    both = cronsync_in(cron_daemon, user_dir, "plan", "--backend", "crontab")
+    assert both.returncode == 0, both.stderr
+    assert "warning: this user space's cronsync systemd timers are still installed" in both.stderr
+    assert f"`cronsync --user-dir {user_dir} uninstall --backend systemd`" in both.stderr
+    # another space's timers are not this space's concern
+    timer.unlink()
+    alone = cronsync_in(cron_daemon, user_dir, "plan", "--backend", "crontab")
+    assert alone.returncode == 0 and "warning" not in alone.stderr, alone.stderr
 
 
 def test_an_entry_really_fires(cron_daemon: CronDaemon, user_dir: Path) -> None:

@@ -124,8 +124,9 @@ class Namespaced:
         return self.process.pid
 
     def nsenter(self, argv: Sequence[str]) -> list[str]:
-        """argv run inside this mount namespace."""
-        return ["nsenter", "--mount", f"--target={self.pid}", "--", *argv]
+        """argv run inside this mount namespace, in our working directory (nsenter would start it in
+        `/`, where `python -m cronsync` finds the installed cronsync instead of this checkout's)."""
+        return ["nsenter", "--mount", f"--target={self.pid}", f"--wd={os.getcwd()}", "--", *argv]
 
     def stop(self) -> None:
         """SIGTERM the main process, then SIGKILL whatever is left in the namespace."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -41,3 +42,28 @@ USER_CRONTAB = (
     "@weekly /bin/echo weekly\n"
     "\n"
 )
+
+
+def another_space(user_dir: Path, root: Path, name_prefix: str = "") -> Path:
+    """A second user space at root: a copy of user_dir, its job names prefixed (their ids too)."""
+    shutil.copytree(user_dir, root, ignore=shutil.ignore_patterns("logs", "state"))
+    jobs = jobs_of(root)
+    for job in jobs:
+        job["name"] = f"{name_prefix}{job['name']}"
+    write_jobs(root, jobs)
+    return root
+
+
+def foreign_units(unit_dir: Path, user_dir: Path, job_id: str) -> dict[str, str]:
+    """A job's timer and service as another user space's (marked with its jobs.json) left them."""
+    from cronsync.core.render import marker
+
+    head = marker(user_dir / "config" / "jobs.json")
+    texts = {
+        f"cronsync-{job_id}.timer": f"{head}\n[Timer]\nOnCalendar=*-*-* 04:00:00\n",
+        f"cronsync-{job_id}.service": f"{head}\n[Service]\nType=oneshot\nExecStart=/bin/true\n",
+    }
+    unit_dir.mkdir(parents=True, exist_ok=True)
+    for name, text in texts.items():
+        (unit_dir / name).write_text(text)
+    return texts
