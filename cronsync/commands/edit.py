@@ -29,7 +29,7 @@ def command(ctx: click.Context, backend: str, no_apply: bool) -> int:
     original, settings = read_sources(space)
     workdir = Path(tempfile.mkdtemp(prefix="cronsync-edit-"))
     draft = workdir / "jobs.json"
-    draft.write_bytes(original)
+    atomic_write(draft, original)  # 0600 in a 0700 folder, whatever the umask
     while True:
         _run_editor(draft)
         edited = draft.read_bytes()
@@ -85,5 +85,5 @@ def _problems(space: UserSpace, edited: bytes, settings: bytes | None) -> list[P
 
 
 def _replace(target: Path, data: bytes) -> None:
-    """Atomically, keeping the file's mode."""
-    atomic_write(target, data, mode=target.stat().st_mode & 0o777)
+    """Atomically, keeping the file's mode, less any write bit for group or others."""
+    atomic_write(target, data, mode=target.stat().st_mode & 0o755)

@@ -173,7 +173,6 @@ class UserSpace:
         from cronsync.userspace.files import atomic_write, remove_quietly
 
         path = self.path(run_request_name(job_id))
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         remove_quietly(path)
         atomic_write(path, b"")
 
