@@ -30,6 +30,17 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
 
 
 @pytest.fixture
+def umask_zero() -> Iterator[None]:
+    """umask 000 in the test process and every child it starts from now on (a daemon a later fixture
+    starts too), as some containers and shared machines set it."""
+    before = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(before)
+
+
+@pytest.fixture
 def user_dir(tmp_path: Path) -> Path:
     """A fresh copy of the example user space."""
     target = tmp_path / "USER"

@@ -22,6 +22,7 @@ from cronsync.apply.unitfiles import (
     debug_pause,
     discard_staged,
     enabled_units,
+    fix_unit_modes,
     holds_timers,
     read_installed,
     remove_stale_temp_files,
@@ -101,6 +102,8 @@ class SystemdBackend:
             discard_staged({n: t for n, t in staged.items() if n not in report.files_written})
         if staged:
             fsync_dir(unit_dir)
+        written = set(report.files_written)
+        fix_unit_modes(unit_dir, {n: t for n, t in plan.unit_texts.items() if n not in written})
 
         to_enable, to_disable = [], []
         enabled = enabled_units(unit_dir)

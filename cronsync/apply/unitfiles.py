@@ -21,6 +21,8 @@ from cronsync.core.plan import UNIT_SUFFIXES, InstalledUnits
 from cronsync.userspace.files import is_stale_temp, open_no_follow, remove_quietly, stage
 
 UNIT_FILE_MODE = 0o644
+# A job's `env` may hold what other accounts must not read; the user manager reads it as the user.
+PRIVATE_UNIT_FILE_MODE = 0o600
 WANTS = ("timers.target.wants", "paths.target.wants")  # where `systemctl enable` links cronsync's units
 
 # Test hook: `CRONSYNC_DEBUG_PAUSE_AT=<point>` stops apply at that point (see debug_pause) so that
@@ -105,6 +107,36 @@ def managed_text(path: str | Path) -> str | None:
     return text if render.is_managed_text(text) else None
 
 
+def unit_file_mode(text: str) -> int:
+    """0600 for a unit that sets a job's environment, else 0644."""
+    has_environment = any(line.startswith("Environment=") for line in text.splitlines())
+    return PRIVATE_UNIT_FILE_MODE if has_environment else UNIT_FILE_MODE
+
+
+def fix_unit_modes(unit_dir: Path, texts: dict[str, str]) -> list[str]:
+    """Give each installed unit file of `texts` ({name: text}) its mode (`unit_file_mode`): a file with
+    the right text but another mode (installed by an older cronsync, say) is not rewritten, so its
+    mode is set here. One lstat per file; the ones changed."""
+    changed = []
+    for name, text in texts.items():
+        path = os.path.join(unit_dir, name)
+        wanted = unit_file_mode(text)
+        try:
+            st = os.lstat(path)
+            if stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) != wanted:
+                fd = open_no_follow(path, os.O_RDONLY | os.O_NONBLOCK)
+                try:
+                    os.fchmod(fd, wanted)
+                finally:
+                    os.close(fd)
+                changed.append(name)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise InstallError(f"cannot set the mode of {path}: {exc.strerror or exc}") from None
+    return changed
+
+
 def stage_unit_files(unit_dir: Path, writes: dict[str, str]) -> dict[str, str]:
     """Every new unit file written and synced under a temp name ({name: temp path}), before any is
     renamed into place: a full or read-only file system then fails the apply with nothing changed."""
@@ -113,7 +145,7 @@ def stage_unit_files(unit_dir: Path, writes: dict[str, str]) -> dict[str, str]:
     try:
         for index, (name, text) in enumerate(writes.items()):
             debug_pause(f"stage:{index}")
-            staged[name] = stage(unit_dir / name, text, UNIT_FILE_MODE, _pause_at(f"stage-mid:{index}"))
+            staged[name] = stage(unit_dir / name, text, unit_file_mode(text), _pause_at(f"stage-mid:{index}"))
     except OSError as exc:
         discard_staged(staged)
         raise InstallError(

@@ -21,7 +21,7 @@ from cronsync.commands.common import JSON_OPTION, user_space
 from cronsync.config import load_config
 from cronsync.core.crontab_block import split
 from cronsync.core.errors import InvalidInput
-from cronsync.userspace.paths import UserSpace, systemd_user_unit_dir
+from cronsync.userspace.paths import UntrustedScript, UserSpace, read_sources_bytes, systemd_user_unit_dir
 
 Level = Literal["ok", "warning", "error"]
 
@@ -62,6 +62,7 @@ def run_checks(space: UserSpace) -> list[Finding]:
     if uses_crontab or manager is None:
         findings.append(_cron_finding(required=uses_crontab))
     findings.extend(_executable_findings(space, units, uses_crontab))
+    findings.extend(_script_findings(space))
     findings.append(_sync_finding(space, manager, uses_crontab))
     return findings
 
@@ -140,6 +141,40 @@ def _executable_findings(space: UserSpace, units: dict[str, str], uses_crontab: 
             )
         ]
     return [Finding("cronsync executable", "ok", f"{len(commands)} schedule(s) run an existing cronsync")]
+
+
+def _script_paths(space: UserSpace) -> list[str]:
+    """Every script job's payload.path in jobs.json, read as it is (valid or not)."""
+    try:
+        jobs_bytes, _ = read_sources_bytes(space)
+        data = json.loads(jobs_bytes or b"[]")
+    except (CronsyncError, ValueError, RecursionError):
+        return []
+    jobs = data if isinstance(data, list) else []
+    payloads = [job.get("payload") for job in jobs if isinstance(job, dict) and job.get("action") == "script"]
+    return sorted({p["path"] for p in payloads if isinstance(p, dict) and isinstance(p.get("path"), str)})
+
+
+def _script_findings(space: UserSpace) -> list[Finding]:
+    """Scripts another account could change (the check `cronsync exec` refuses them by)."""
+    paths = _script_paths(space)
+    untrusted: list[UntrustedScript] = []
+    for path in paths:
+        try:
+            space.script_path(path)
+        except UntrustedScript as exc:
+            untrusted.append(exc)
+        except ValueError:
+            continue  # a missing or escaping script: the jobs.json finding reports it
+    if untrusted:
+        fixes = list(dict.fromkeys(fix for exc in untrusted for fix in exc.fixes))
+        message = "; ".join(str(exc) for exc in untrusted)
+        return [Finding("scripts", "error", message, " && ".join(fixes))]
+    return (
+        [Finding("scripts", "ok", f"{len(paths)} script(s), none another account could change")]
+        if paths
+        else []
+    )
 
 
 def _sync_finding(space: UserSpace, manager: systemd.Manager | None, uses_crontab: bool) -> Finding:

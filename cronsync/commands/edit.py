@@ -29,7 +29,7 @@ def command(ctx: click.Context, backend: str, no_apply: bool) -> int:
     original, settings = read_sources(space)
     workdir = Path(tempfile.mkdtemp(prefix="cronsync-edit-"))
     draft = workdir / "jobs.json"
-    draft.write_bytes(original)
+    atomic_write(draft, original)  # 0600 in a 0700 folder, whatever the umask
     try:
         edited = _edit_until_valid(space, draft, original, settings)
     except (KeyboardInterrupt, click.Abort):
@@ -98,7 +98,7 @@ def _problems(space: UserSpace, edited: bytes, settings: bytes | None) -> list[P
 
 
 def _replace(jobs_file: Path, data: bytes) -> None:
-    """Atomically, keeping the file's mode; through a symlink (jobs.json kept in a dotfiles repository,
-    say), so the link stays a link and its target gets the edit."""
+    """Atomically, keeping the file's mode less any write bit for group or others; through a symlink
+    (jobs.json kept in a dotfiles repository, say), so the link stays a link and its target gets the edit."""
     target = Path(os.path.realpath(jobs_file))
-    atomic_write(target, data, mode=target.stat().st_mode & 0o777)
+    atomic_write(target, data, mode=target.stat().st_mode & 0o755)

@@ -2,33 +2,33 @@
 
 from __future__ import annotations
 
-import shutil
+import os
 from pathlib import Path
 
 import click
 
 from cronsync.commands.common import user_space
 from cronsync.resources import resource_dir
+from cronsync.userspace.files import make_dirs, write_new
 from cronsync.userspace.paths import UserSpace
 
 EXAMPLE_FILES = ("config/jobs.json", "config/settings.json", "scripts/clean_tmp.py")
 
 
 def create_user_space(space: UserSpace) -> list[Path]:
-    """Copy the example files that are missing; return what was created."""
+    """Copy the example files that are missing; return what was created. Modes are set here, never
+    copied or left to the umask: folders 0700, files 0600 (0700 for an executable script)."""
     created: list[Path] = []
     for folder in (space.config_dir, space.scripts_dir, space.logs_dir, space.state_dir):
-        if not folder.is_dir():
-            folder.mkdir(parents=True, mode=0o700)
-            created.append(folder)
+        created.extend(Path(made) for made in make_dirs(folder))
     example = resource_dir("example")
     for relative in EXAMPLE_FILES:
-        target = space.root / relative
+        source, target = example / relative, space.root / relative
         if target.exists() or target.is_symlink():
             continue
-        shutil.copyfile(example / relative, target)
-        shutil.copymode(example / relative, target)
-        created.append(target)
+        mode = 0o700 if os.access(source, os.X_OK) else 0o600
+        if write_new(target, source.read_bytes(), mode):
+            created.append(target)
     return created
 
 

@@ -49,11 +49,11 @@ def keep_bug(
 
 def _keep(details: str, path: str) -> str:
     """Append to USER/logs/errors.log (0600, never through a symlink); else a new temp file."""
-    from cronsync.userspace.files import open_no_follow
+    from cronsync.userspace.files import make_dirs, open_no_follow
 
     data = details.encode("utf-8", "replace")
     try:
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        make_dirs(os.path.dirname(path))
         fd = open_no_follow(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         try:
             os.write(fd, data)

@@ -30,7 +30,6 @@ from cronsync import CronsyncError, __version__
 from cronsync.userspace import fastjson
 from cronsync.userspace.paths import (
     COMPILED_FILE,
-    STATE_DIR,
     SourcesError,
     UserSpace,
     read_sources_signed,
@@ -410,8 +409,7 @@ def save_compiled(
         data = encode(space, key, signature, jobs, settings)
     except ValueError:  # UnicodeEncodeError (a lone surrogate) too
         return
-    try:
-        os.makedirs(space.path(STATE_DIR), mode=0o700, exist_ok=True)
+    try:  # noqa: SIM105 - contextlib costs exec an import
         atomic_write(space.path(COMPILED_FILE), data)
     except OSError:
         pass

@@ -6,6 +6,8 @@
 - `open_no_follow`: O_NOFOLLOW | O_CLOEXEC, so a symlink planted in a file's place is never written
   through; `open_error` says so in its message.
 - `lock`: flock(2) on a lock file opened that way.
+- `make_dirs`: the one way cronsync creates a folder: each missing one 0700 whatever the umask.
+- `write_new`: a new file, whole, with its mode, never replacing one that exists (`cronsync init`).
 
 Import-light: `cronsync exec` uses it on every run (no pathlib, no tempfile).
 """
@@ -20,6 +22,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     PathLike = str | os.PathLike[str]
+
+DIR_MODE = 0o700  # every folder cronsync creates: nobody but its owner may add or swap a file in it
 
 # What `stage` leaves when its writer is killed: `.<name>.<8 hex digits>`.
 TEMP_SUFFIX_LENGTH = 8
@@ -40,7 +44,7 @@ def open_error(path: PathLike, exc: OSError, what: str = "") -> str:
 def lock(path: PathLike, *, wait: bool = True) -> int | None:
     """The fd of `path` (created 0600, never through a symlink) with an exclusive flock held; None when
     `wait` is false and another process holds it. Closing the fd releases the lock."""
-    os.makedirs(os.path.dirname(os.fspath(path)), mode=0o700, exist_ok=True)
+    make_dirs(os.path.dirname(os.fspath(path)))
     fd = open_no_follow(path, os.O_RDWR | os.O_CREAT)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -59,7 +63,7 @@ def stage(
     """`data` in a new, synced temp file beside `path`: its name. Nothing is left behind on error.
     `midway` runs with half of the data written (tests stop a writer there)."""
     folder, name = os.path.split(os.fspath(path))
-    os.makedirs(folder, exist_ok=True)
+    make_dirs(folder)
     content = data.encode() if isinstance(data, str) else data
     while True:
         tmp = os.path.join(folder, f".{name}.{os.urandom(TEMP_SUFFIX_LENGTH // 2).hex()}")
@@ -93,6 +97,59 @@ def atomic_write(path: PathLike, data: bytes | str, mode: int = 0o600) -> None:
         remove_quietly(tmp)
         raise
     fsync_dir(os.path.dirname(os.fspath(path)))
+
+
+def write_new(path: PathLike, data: bytes | str, mode: int = 0o600) -> bool:
+    """Create `path` whole with `data` and `mode` (staged, then hard-linked into place, so an existing
+    file is never replaced); False when something already stands there."""
+    tmp = stage(path, data, mode)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
+    finally:
+        remove_quietly(tmp)
+    fsync_dir(os.path.dirname(os.fspath(path)))
+    return True
+
+
+def make_dirs(folder: PathLike, mode: int = DIR_MODE) -> list[str]:
+    """Create `folder` and each missing parent with `mode` exactly, whatever the umask (os.makedirs
+    gives parents 0777 less the umask); folders that exist are left as they are. The ones created,
+    outermost first. FileExistsError when something not a folder stands there."""
+    path = os.fspath(folder)
+    if not path:
+        return []  # the current folder
+    path = path.rstrip("/") or "/"
+    try:
+        os.mkdir(path, mode)  # the umask can only take bits away, never add one
+    except FileExistsError:
+        if not os.path.isdir(path):
+            raise
+        return []
+    except FileNotFoundError:
+        parent = os.path.dirname(path)
+        if parent == path:
+            raise
+        created = make_dirs(parent, mode)
+        try:
+            os.mkdir(path, mode)
+        except FileExistsError:
+            if not os.path.isdir(path):
+                raise
+            return created
+        return [*created, _set_mode(path, mode)]
+    return [_set_mode(path, mode)]
+
+
+def _set_mode(folder: str, mode: int) -> str:
+    """chmod a folder just created, through a descriptor: a symlink swapped in is not followed."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
+    return folder
 
 
 def fsync_dir(folder: PathLike) -> None:

@@ -173,7 +173,6 @@ class UserSpace:
         from cronsync.userspace.files import atomic_write, remove_quietly
 
         path = self.path(run_request_name(job_id))
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         remove_quietly(path)
         atomic_write(path, b"")
 
@@ -197,6 +196,7 @@ class UserSpace:
         if not os.path.isfile(real):
             what = "is a folder, not a script" if os.path.isdir(real) else "does not exist"
             raise ValueError(f"{path!r} {what} (looked for {real}); put the script in {scripts}")
+        check_trusted(self._root, path if os.path.isabs(path) else self.path(path), real)
         return real
 
     @property
@@ -223,6 +223,87 @@ def cli_for(space: UserSpace) -> str:
     import shlex
 
     return f"cronsync --user-dir {shlex.quote(space.root_str)}"
+
+
+class UntrustedScript(CronsyncError, ValueError):
+    """A script that another account could change: it, or a folder from the user dir down to it, is
+    writable by group or others or owned by another account (root aside). `fixes`: the commands."""
+
+    def __init__(self, script: str, reasons: list[str], fixes: list[str]) -> None:
+        self.fixes = fixes
+        super().__init__(
+            f"{script}: another account could change what this job runs, so cronsync refuses it: "
+            + "; ".join(reasons)
+            + "; fix: "
+            + "; ".join(f"`{fix}`" for fix in fixes)
+        )
+
+
+def check_trusted(root: str, script: str, real: str) -> None:
+    """The rule sshd's StrictModes applies to authorized_keys, for a script: it and every folder from
+    the user dir down to it, both as named (`script`) and resolved (`real`), must be owned by us or by
+    root and not writable by group or others. Folders above the user dir are not ours to judge (a
+    user dir under /tmp is fine). Raises UntrustedScript with what to run. One lstat per path."""
+    me = os.geteuid()
+    reasons: list[str] = []
+    fixes: list[str] = []
+    for path in _trust_chain(root, script, real):
+        try:
+            st = os.lstat(path)
+        except OSError:
+            continue  # script_path has found it; a folder gone since is no file another account put there
+        if st.st_mode & 0o170000 == 0o120000:
+            continue  # a symlink's own mode means nothing; the folder holding it is checked
+        if st.st_uid not in (me, 0):
+            reasons.append(f"{path} is owned by {_user_name(st.st_uid)}, not by you")
+            fixes.append(f"chown {_user_name(me)} {_quoted(path)}")
+        if st.st_mode & 0o022:
+            reasons.append(f"{path} is writable by group or others (mode {st.st_mode & 0o7777:o})")
+            fixes.append(f"chmod go-w {_quoted(path)}")
+    if reasons:
+        raise UntrustedScript(real, reasons, fixes)
+
+
+def _trust_chain(root: str, script: str, real: str) -> list[str]:
+    """Every path from the user dir down to the script, as named and as resolved, each once."""
+    chain: list[str] = []
+    real_root = os.path.realpath(root)
+    for top, path in ((root, os.path.normpath(script)), (real_root, real)):
+        if _inside(path, top):
+            chain += [top, *_below(top, path)]
+    if not _inside(real, real_root):  # USER/scripts is a symlink out of the user dir
+        scripts = os.path.realpath(os.path.join(root, SCRIPTS_DIR))
+        chain += [real_root, scripts, *_below(scripts, real)]
+    return list(dict.fromkeys(chain))
+
+
+def _inside(path: str, top: str) -> bool:
+    return path == top or path.startswith(top.rstrip("/") + "/")
+
+
+def _below(top: str, path: str) -> list[str]:
+    """The folders and the file under `top` on the way down to `path`."""
+    found, at = [], top
+    for part in path[len(top) :].split("/"):
+        if part:
+            at = os.path.join(at, part)
+            found.append(at)
+    return found
+
+
+def _user_name(uid: int) -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def _quoted(path: str) -> str:
+    import shlex
+
+    return shlex.quote(path)
 
 
 def systemd_user_unit_dir() -> Path:

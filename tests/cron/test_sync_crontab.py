@@ -202,7 +202,7 @@ def test_naming_the_other_backend_is_refused_with_the_commands_that_move_the_spa
     # another space's timers are not this space's concern
     timer.unlink()
     alone = cronsync_in(cron_daemon, user_dir, "plan", "--backend", "crontab")
-    assert alone.returncode == 0 and "warning" not in alone.stderr, alone.stderr
+    assert alone.returncode == 0 and "still installed" not in alone.stderr, alone.stderr
 
 
 def test_an_entry_really_fires(cron_daemon: CronDaemon, user_dir: Path) -> None:

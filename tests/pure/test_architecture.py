@@ -241,7 +241,6 @@ WRITERS = {  # modules that write files themselves, and why
     "cronsync.userspace.runlog": "appends one record with one O_APPEND write, rotates by rename",
     "cronsync.userspace.bugreport": "appends the details of a bug",
     "cronsync.apply.systemd": "renames unit files staged by files.stage into place",
-    "cronsync.commands.edit": "the draft copy the editor opens, in a temporary folder",
     "cronsync.adapters.process": "writes to a job's pipes, not to files",
 }
 
@@ -274,6 +273,25 @@ def test_every_state_file_has_one_owner_and_writes_go_through_the_atomic_write()
     owners_using = {OWNERS[name] for name, found in users.items() if found}
     assert owners_using == set(OWNERS.values())  # the scan sees each owner use its file
     assert writers == set(WRITERS)
+
+
+FOLDER_MAKERS = {  # modules that create folders themselves, and why
+    "cronsync.userspace.files": "make_dirs, the one way: 0700 whatever the umask",
+    "cronsync.commands.edit": "tempfile.mkdtemp, the private (0700) folder of the editor's draft",
+}
+
+
+def test_every_folder_is_created_by_make_dirs() -> None:
+    """os.makedirs gives the parents it creates 0777 less the umask (0777 under umask 000); a mode
+    handed to os.mkdir or Path.mkdir is cut by the umask too: only files.make_dirs sets it exactly."""
+    makers = set()
+    for module, path in modules():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute | ast.Name):
+                name = node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id
+                if name in ("mkdir", "makedirs", "mkdtemp", "copytree"):
+                    makers.add(module)
+    assert makers == set(FOLDER_MAKERS)
 
 
 def _imported_by(argv: list[str], env: dict[str, str] | None = None) -> set[str]:

@@ -29,8 +29,10 @@ def cronsync(
 
 
 def cronsync_in(daemon: CronDaemon, user_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """The real CLI inside cron's namespace, where the private spool is."""
-    argv = [sys.executable, "-m", "cronsync", "--user-dir", str(user_dir), *args]
+    """The real CLI inside cron's namespace, where the private spool is. Started as crontab entries
+    start it (this checkout's __main__.py): entering a mount namespace moves the working directory to
+    its root, where `python -m cronsync` would import whatever cronsync the virtualenv has installed."""
+    argv = [*CRONSYNC_ARGV, "--user-dir", str(user_dir), *args]
     return daemon.run(argv, check=False, env=os.environ)
 
 
