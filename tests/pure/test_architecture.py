@@ -169,6 +169,12 @@ def test_no_test_module_imports_another() -> None:
     assert not wrong, wrong
 
 
+def test_test_modules_have_unique_names() -> None:
+    """The test folders are no packages: pytest imports each module by its file name alone."""
+    names = [path.name for path in (REPO / "tests").rglob("test_*.py")]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+
+
 def _error_classes() -> Iterator[tuple[str, ast.ClassDef]]:
     for module, path in modules():
         for node in ast.walk(ast.parse(path.read_text())):
