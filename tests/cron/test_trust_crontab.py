@@ -39,13 +39,16 @@ def test_a_script_made_writable_after_apply_is_refused(cron_daemon: CronDaemon, 
     script.chmod(0o777)
     fix = f"`chmod go-w {script}`"
     refused = cronsync_in(cron_daemon, user_dir, "run", "--backend", "crontab", "clean-temp-files")
-    assert refused.returncode == 1 and fix in refused.stderr  # run validates first
+    assert refused.returncode == 78 and fix in refused.stderr  # exec refuses it, as it would at its time
     [entry] = [
-        e for e in crontab.split(cron_daemon.crontab()).entries().values() if "clean-temp" in e.command
+        e
+        for e in crontab.split(cron_daemon.crontab(), user_dir / "config" / "jobs.json").entries().values()
+        if "clean-temp" in e.command
     ]
     ran = cron_daemon.run(["sh", "-c", entry.command], check=False)  # as cron runs it
     assert ran.returncode == 78 and fix in ran.stderr
-    [record] = log_records(user_dir)
-    assert record["status"] == "failure" and fix in record["error"]
+    records = log_records(user_dir)  # the manual run's, then the entry's
+    assert [r["trigger"] for r in records] == ["manual", "timer"]
+    assert all(r["status"] == "failure" and fix in r["error"] for r in records)
     doctor = json.loads(cronsync_in(cron_daemon, user_dir, "doctor", "--json").stdout)
     assert {f["check"]: f["level"] for f in doctor["findings"]}["scripts"] == "error"

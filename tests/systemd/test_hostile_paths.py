@@ -113,15 +113,16 @@ def test_a_swapped_script_is_refused_under_systemd_too(
     assert cronsync("apply", "--backend", "systemd", user_dir=user).returncode == 0
     (user / "scripts" / "job.sh").unlink()
     (user / "scripts" / "job.sh").symlink_to(outside / "evil.sh")
-    refused = cronsync("run", "swap", user_dir=user)  # `run` validates first
-    assert refused.returncode == 1 and "outside" in refused.stderr
+    refused = cronsync("run", "swap", user_dir=user)  # through the unit, where exec refuses it
+    assert refused.returncode == 78 and "outside" in refused.stdout, refused.stdout + refused.stderr
     # what the timer does: start the service, which runs `cronsync exec`
     started = systemd_user.systemctl("start", "cronsync-swap.service", check=False)
     assert started.returncode != 0
     assert systemd_user.show("cronsync-swap.service", "ExecMainStatus")["ExecMainStatus"] == "78"
     assert not (tmp_path / "escaped").exists()
-    (record,) = log_records(user)
-    assert record["status"] == "failure" and "USER/scripts" in record["error"]
+    records = log_records(user)  # the manual run's, then the timer's
+    assert [r["trigger"] for r in records] == ["manual", "timer"]
+    assert all(r["status"] == "failure" and "USER/scripts" in r["error"] for r in records)
     assert any("outside" in line for line in systemd_user.journal("cronsync-swap"))
 
 
