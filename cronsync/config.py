@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from cronsync.core.errors import InvalidInput, Problem
 from cronsync.core.jobs import AgentJob, ScriptJob, validate_jobs_data
 from cronsync.core.jsontext import format_loc, parse_json_text
-from cronsync.core.settings import SETTINGS_ADAPTER, Settings
+from cronsync.core.settings import AGENT_BACKENDS, SETTINGS_ADAPTER, Settings, settings_error_message
 from cronsync.userspace.compiled import current_signature, is_current, save_compiled, source_key
 from cronsync.userspace.paths import UserSpace, read_sources_bytes
 
@@ -57,9 +57,16 @@ def load_settings(space: UserSpace, settings_bytes: bytes | None) -> tuple[Setti
         return SETTINGS_ADAPTER.validate_python(data), repeated
     except ValidationError as exc:
         return Settings(), repeated + [
-            Problem(file, str(err["msg"]).removeprefix("Value error, "), field=format_loc(err["loc"]) or None)
+            Problem(file, settings_error_message(err), field=_settings_field(err) or None)
             for err in exc.errors()
         ]
+
+
+def _settings_field(err: Any) -> str:
+    loc = list(err["loc"])
+    if len(loc) > 1 and loc[0] == "agent" and loc[1] in AGENT_BACKENDS:
+        del loc[1]  # the tag pydantic puts in the location of a tagged union's member
+    return format_loc(loc)
 
 
 def _script_errors(space: UserSpace, jobs: list[AnyJob]) -> dict[str, str]:

@@ -7,6 +7,11 @@ from dataclasses import dataclass
 from cronsync import INVALID, CronsyncError
 
 
+def job_label(index: int) -> str:
+    """How messages name the job at a 0-based position of jobs.json: people count from 1."""
+    return f"job #{index + 1}"
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with the input: where it is and what would be right."""
@@ -24,7 +29,7 @@ class Problem:
         if self.line is not None:
             parts[0] += f":{self.line}:{self.column or 0}"
         if self.job_index is not None:
-            label = f"job #{self.job_index}"
+            label = job_label(self.job_index)
             if self.job_name:
                 label += f" ({self.job_name!r})"
             parts.append(label)

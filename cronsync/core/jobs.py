@@ -16,9 +16,10 @@ from pydantic import (
     field_validator,
 )
 
-from cronsync.core.errors import Problem
+from cronsync.core.errors import Problem, job_label
+from cronsync.core.field_errors import did_you_mean, error_message
 from cronsync.core.ids import RESERVED_ID, WATCHER_ID, job_id
-from cronsync.core.jsontext import format_loc
+from cronsync.core.jsontext import format_loc, json_type_name
 from cronsync.core.phrases import check_not_words
 from cronsync.core.schedule import ScheduleError, check_zone
 from cronsync.core.schedule import parse as parse_schedule
@@ -262,18 +263,15 @@ def jobs_json_schema() -> dict[str, Any]:
 def _describe_error(err: Any) -> str:
     kind = err["type"]
     if kind == "union_tag_invalid":
-        return f"unknown action {err['input'].get('action')!r}; expected one of: {', '.join(ACTIONS)}"
+        action = err["input"].get("action")
+        hint = did_you_mean(action, ACTIONS) if isinstance(action, str) else ""
+        return f"unknown action {action!r}{hint or '; expected one of: ' + ', '.join(ACTIONS)}"
     if kind == "union_tag_not_found":
         return f"missing 'action'; expected one of: {', '.join(ACTIONS)}"
-    if kind == "extra_forbidden":
-        return "unknown field; check its spelling (cronsync schema lists every field)"
-    if kind == "missing":
-        return "required field is missing"
     if kind == "model_attributes_type" and not err["loc"]:
-        found = "null" if err["input"] is None else type(err["input"]).__name__
-        return f'each job must be a JSON object such as {{"name": ..., "cron": ..., ...}}, not {found}'
-    message = str(err["msg"])
-    return message.removeprefix("Value error, ")
+        found = json_type_name(err["input"])
+        return f'each job must be a JSON object such as {{"name": ..., "cron": ..., ...}}, found {found}'
+    return error_message(err, Job)
 
 
 def _job_problems(file: str, index: int, raw: Any, exc: ValidationError) -> list[Problem]:
@@ -294,7 +292,7 @@ def _job_problems(file: str, index: int, raw: Any, exc: ValidationError) -> list
 def validate_jobs_data(data: Any, file: str) -> tuple[list[ScriptJob | AgentJob], list[Problem]]:
     """Validate each job on its own so that one bad job does not hide the others' problems."""
     if not isinstance(data, list):
-        return [], [Problem(file, f"the top level must be a JSON array of jobs, not {type(data).__name__}")]
+        return [], [Problem(file, _not_an_array_message(data))]
     jobs: list[ScriptJob | AgentJob] = []
     problems: list[Problem] = []
     for index, raw in enumerate(data):
@@ -304,6 +302,13 @@ def validate_jobs_data(data: Any, file: str) -> tuple[list[ScriptJob | AgentJob]
             problems.extend(_job_problems(file, index, raw, exc))
     problems.extend(_duplicate_problems(file, data))
     return jobs, problems
+
+
+def _not_an_array_message(data: Any) -> str:
+    message = f"jobs.json must be a JSON array of jobs, found {json_type_name(data)}"
+    if isinstance(data, dict) and "name" in data:
+        return f"{message}; for one job write [ {{...}} ], the job inside square brackets"
+    return f'{message}: write [ {{"name": ..., "cron": ..., ...}}, ... ]'
 
 
 def _duplicate_problems(file: str, data: list[Any]) -> list[Problem]:
@@ -317,7 +322,11 @@ def _duplicate_problems(file: str, data: list[Any]) -> list[Problem]:
         if name in seen_names:
             problems.append(
                 Problem(
-                    file, f"duplicate name; job #{seen_names[name]} has the same name", index, name, "name"
+                    file,
+                    f"duplicate name; {job_label(seen_names[name])} has the same name",
+                    index,
+                    name,
+                    "name",
                 )
             )
             continue
@@ -328,7 +337,7 @@ def _duplicate_problems(file: str, data: list[Any]) -> list[Problem]:
             problems.append(
                 Problem(
                     file,
-                    f"its id {ident!r} is the same as job #{other_index} ({other_name!r}); rename one",
+                    f"its id {ident!r} is the same as {job_label(other_index)} ({other_name!r}); rename one",
                     index,
                     name,
                     "name",

@@ -27,9 +27,8 @@ def parse_json_text(text: str, file: str, *, jobs_array: bool = False) -> tuple[
     try:
         data = json.loads(text, object_pairs_hook=pairs_to_dict)
     except json.JSONDecodeError as exc:
-        raise InvalidInput(
-            [Problem(file, f"invalid JSON: {exc.msg}", line=exc.lineno, column=exc.colno)]
-        ) from None
+        message = f"invalid JSON at line {exc.lineno}, column {exc.colno}: {plain_json_error(exc, text)}"
+        raise InvalidInput([Problem(file, message, line=exc.lineno, column=exc.colno)]) from None
     except RecursionError:
         raise InvalidInput(
             [Problem(file, "invalid JSON: arrays or objects nested too deeply (hundreds of levels)")]
@@ -37,6 +36,42 @@ def parse_json_text(text: str, file: str, *, jobs_array: bool = False) -> tuple[
     if not repeated:
         return data, []
     return data, _repeated_problems(file, data, dict((id(obj), keys) for obj, keys in repeated), jobs_array)
+
+
+# json's messages, said so that someone who does not write parsers knows what to change
+_PLAIN_JSON_ERRORS = {
+    "Expecting ',' delimiter": "a comma is missing between two items, or a [ or { is not closed",
+    "Expecting ':' delimiter": 'a colon is missing after a field name (write "name": value)',
+    "Expecting property name enclosed in double quotes": (
+        "expected a field name in double quotes; a comma before } or a name in single quotes is not JSON"
+    ),
+    "Expecting value": (
+        'expected a value ("text" in double quotes, a number, true, false, null, [ or {); '
+        "a comma before ] or } is not JSON"
+    ),
+    "Extra data": "there is more text after the end of the JSON; the whole file must be one [ ... ]",
+    "Unterminated string starting at": "a string is not closed: a double quote is missing",
+    "Invalid control character at": "a string holds a raw line break or tab; write \\n or \\t instead",
+    "Invalid \\escape": "a backslash in a string starts no valid escape; write \\\\ for one backslash",
+    "Invalid \\uXXXX escape": "a \\u escape needs four hexadecimal digits",
+}
+
+
+def plain_json_error(exc: json.JSONDecodeError, text: str) -> str:
+    """What is wrong at exc's position, in plain words."""
+    if not text.strip():
+        return "the file is empty; write [] for no jobs"
+    return _PLAIN_JSON_ERRORS.get(exc.msg, exc.msg)
+
+
+def json_type_name(value: Any) -> str:
+    """How JSON calls the type of a parsed value, with its article: "an object", "a string"."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    for kind, name in ((dict, "an object"), (list, "an array"), (str, "a string")):
+        if isinstance(value, kind):
+            return name
+    return "a number"
 
 
 def loads_unique(text: str) -> Any:

@@ -6,7 +6,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, TypeAdapter
 
+from cronsync.core.field_errors import did_you_mean, error_message
 from cronsync.core.jobs import GatewayName, PositiveDuration, StrictModel, Text
+from cronsync.core.jsontext import json_type_name
 
 MiB = 1024 * 1024
 
@@ -58,6 +60,20 @@ class Settings(StrictModel):
 
 
 SETTINGS_ADAPTER = TypeAdapter(Settings)
+AGENT_BACKENDS = ("openai", "command")
+
+
+def settings_error_message(err: Any) -> str:
+    """One pydantic error of settings.json in the words jobs.json's errors use."""
+    kind, loc = err["type"], err["loc"]
+    if kind == "model_type" and not loc:
+        return f"settings.json must be a JSON object, found {json_type_name(err['input'])}"
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        tag = err["input"].get("backend") if isinstance(err["input"], dict) else None
+        hint = did_you_mean(tag, AGENT_BACKENDS) if isinstance(tag, str) else ""
+        wrote = f"unknown backend {tag!r}" if tag is not None else "missing 'backend'"
+        return f"{wrote}{hint or '; expected one of: ' + ', '.join(AGENT_BACKENDS)}"
+    return error_message(err, Settings)
 
 
 def settings_json_schema() -> dict[str, Any]:

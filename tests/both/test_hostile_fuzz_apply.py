@@ -28,7 +28,7 @@ from tests.support.cli import EXAMPLE, cronsync, cronsync_in
 from tests.support.fuzzing import EXAMPLES, FIELDS, PAYLOAD_FIELDS, json_values, validation_problems
 from tests.support.harness import CronDaemon, UserManager
 from tests.support.hostile import tree_snapshot
-from tests.support.userspaces import USER_CRONTAB
+from tests.support.userspaces import USER_CRONTAB, enable_every_job
 
 APPLY_EXAMPLES = max(150, EXAMPLES // 10)
 IN_PROCESS_EXAMPLES = max(2000, EXAMPLES)
@@ -106,7 +106,7 @@ WRONG_VALUES: list[tuple[str, Any, str]] = [
 # (a field is quoted as Python's repr quotes it: '...', or "..." when it holds a ')
 JOB_LINE = re.compile(r"^error: \S+, job #(\d+)(?: \(.*\))?(?:, field (?:'([^']+)'|\"([^\"]+)\"))?: \S.*$")
 FILE_LINE = re.compile(
-    r"^error: \S+(?::\d+:\d+: invalid JSON: |: the top level must be a JSON array|: not UTF-8 text).*$"
+    r"^error: \S+(?::\d+:\d+: invalid JSON at line \d+, column \d+: |: jobs.json must be a JSON array|: not UTF-8 text).*$"
 )
 
 
@@ -184,12 +184,12 @@ def check_refusal(result: subprocess.CompletedProcess[str], example: Example) ->
         if match is None:
             assert FILE_LINE.match(line), f"an error line that names no job and field: {line!r}"
             continue
-        index, field = int(match.group(1)), match.group(2) or match.group(3)
+        index, field = int(match.group(1)) - 1, match.group(2) or match.group(3)
         assert field is not None or "each job must be a JSON object" in line, line
         named.setdefault(index, set()).add(field or "")
     for index, fields in example.expected.items():
         # a broken action or payload hides the payload's own errors: one of the fields suffices
-        assert index in named, f"job #{index} is not named: {output}"
+        assert index in named, f"job #{index + 1} is not named: {output}"
         assert any(f.startswith(want) for f in named[index] for want in fields), (fields, output)
 
 
@@ -214,6 +214,7 @@ def fuzz_through_cli(
 
 
 def test_broken_jobs_never_change_what_systemd_runs(systemd_user: UserManager, user_dir: Path) -> None:
+    enable_every_job(user_dir)
     applied = cronsync("apply", "--backend", "systemd", user_dir=user_dir)
     assert applied.returncode == 0, applied.stderr
     # The auto-sync watcher would apply the examples the validator accepts (which go through `plan`
@@ -318,7 +319,7 @@ def test_deeply_nested_or_huge_json_is_refused_without_a_traceback(
             "payload.args[0]",
         ),
         (settings_file, '{"gateways": ' + nested + "}", "nested too deeply"),
-        (jobs_file, json.dumps([{**SEED[1], "name": f"Job {i}"} for i in range(20_000)] + [5]), "job #20000"),
+        (jobs_file, json.dumps([{**SEED[1], "name": f"Job {i}"} for i in range(20_000)] + [5]), "job #20001"),
     ]
     for file, text, expected in cases:
         original = file.read_bytes()

@@ -195,13 +195,13 @@ def test_nul_and_lone_surrogates_are_refused_naming_the_field(tmp_path: Path) ->
     result = cronsync("validate", user_dir=user)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     for where in (
-        "job #0 ('Nul'), field 'payload.args[0]': must not contain a NUL",
-        "job #0 ('Nul'), field 'payload.env.A': must not contain a NUL",
-        "job #1 ('Surrogate'), field 'payload.args[0]': contains a lone surrogate \\ud800",
-        "job #1 ('Surrogate'), field 'payload.env.B': contains a lone surrogate \\udfff",
-        "job #2 ('Long'), field 'payload.args': argument #0 is 140000 bytes",
-        "job #2 ('Long'), field 'payload.env': C=... is 140002 bytes",
-        "job #3 ('Name\\x00'), field 'name': must not contain a NUL",
+        "job #1 ('Nul'), field 'payload.args[0]': must not contain a NUL",
+        "job #1 ('Nul'), field 'payload.env.A': must not contain a NUL",
+        "job #2 ('Surrogate'), field 'payload.args[0]': contains a lone surrogate \\ud800",
+        "job #2 ('Surrogate'), field 'payload.env.B': contains a lone surrogate \\udfff",
+        "job #3 ('Long'), field 'payload.args': argument #0 is 140000 bytes",
+        "job #3 ('Long'), field 'payload.env': C=... is 140002 bytes",
+        "job #4 ('Name\\x00'), field 'name': must not contain a NUL",
     ):
         assert where in result.stderr, (where, result.stderr)
     for job in ("nul", "surrogate", "long"):
@@ -268,7 +268,7 @@ def test_random_text_reaches_systemd_and_the_job_exactly(systemd_user: UserManag
         applied = cronsync("apply", "--backend", "systemd", user_dir=user)
         assert "Traceback" not in applied.stderr
         if validation_problems(user, text) or job_id(example["name"]) == "sync":
-            assert applied.returncode == 1 and "job #0" in applied.stderr, applied.stderr
+            assert applied.returncode == 1 and "job #1" in applied.stderr, applied.stderr
             assert tree_snapshot(systemd_user.unit_dir) == before
             return
         assert applied.returncode == 0, applied.stderr

@@ -15,7 +15,7 @@ from cronsync.core import crontab_block as crontab
 from cronsync.core.render import CrontabEntry
 from tests.support.cli import cronsync_in
 from tests.support.harness import CronDaemon
-from tests.support.userspaces import USER_CRONTAB, jobs_of, write_jobs
+from tests.support.userspaces import USER_CRONTAB, enable_every_job, jobs_of, write_jobs
 
 
 def managed(text: str, user_dir: Path) -> dict[str, crontab.InstalledEntry]:
@@ -42,6 +42,7 @@ def test_split_and_compose_keep_every_user_byte(tmp_path: Path) -> None:
 def test_apply_and_uninstall_leave_the_users_lines_alone(
     cron_daemon: CronDaemon, user_dir: Path, tmp_path: Path
 ) -> None:
+    enable_every_job(user_dir)
     cron_daemon.set_crontab(USER_CRONTAB)
     applied = cronsync_in(cron_daemon, user_dir, "apply", "--backend", "crontab")
     assert applied.returncode == 0, applied.stderr
@@ -72,6 +73,7 @@ def test_no_crontab_before_means_none_after_uninstall(cron_daemon: CronDaemon, u
 
 
 def test_edit_disable_and_remove_change_only_those_entries(cron_daemon: CronDaemon, user_dir: Path) -> None:
+    enable_every_job(user_dir)
     cron_daemon.set_crontab(USER_CRONTAB)
     assert cronsync_in(cron_daemon, user_dir, "apply", "--backend", "crontab").returncode == 0
     before = managed(cron_daemon.crontab(), user_dir)
@@ -113,6 +115,7 @@ def test_edit_disable_and_remove_change_only_those_entries(cron_daemon: CronDaem
 
 
 def test_invalid_jobs_change_nothing(cron_daemon: CronDaemon, user_dir: Path) -> None:
+    enable_every_job(user_dir)
     cron_daemon.set_crontab(USER_CRONTAB)
     assert cronsync_in(cron_daemon, user_dir, "apply", "--backend", "crontab").returncode == 0
     installed = cron_daemon.crontab()
@@ -130,7 +133,7 @@ def test_invalid_jobs_change_nothing(cron_daemon: CronDaemon, user_dir: Path) ->
     )
     result = cronsync_in(cron_daemon, user_dir, "apply", "--backend", "crontab")
     assert result.returncode == 1
-    assert "job #0 ('A'), field 'cron'" in result.stderr and "job #1 ('B')" in result.stderr
+    assert "job #1 ('A'), field 'cron'" in result.stderr and "job #2 ('B')" in result.stderr
     assert "Traceback" not in result.stderr
     assert cron_daemon.crontab() == installed
 

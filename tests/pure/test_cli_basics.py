@@ -54,7 +54,7 @@ def test_validate_reports_every_error_and_exits_1(user_dir: Path) -> None:
     plain = cronsync("validate", user_dir=user_dir)
     assert plain.returncode == 1 and "Traceback" not in plain.stderr
     assert (
-        "job #0 ('A'), field 'payload.path'" in plain.stderr and "job #1 ('B'), field 'cron'" in plain.stderr
+        "job #1 ('A'), field 'payload.path'" in plain.stderr and "job #2 ('B'), field 'cron'" in plain.stderr
     )
     result = cronsync("validate", "--json", user_dir=user_dir)
     assert result.returncode == 1

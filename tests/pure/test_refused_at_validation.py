@@ -56,12 +56,12 @@ def test_a_duration_past_the_maximum_is_refused_in_every_field(user_dir: Path, v
     )
     problems = problems_of(user_dir)
     for where in (
-        "job #0 ('T'), field 'timeout'",
-        "job #1 ('R'), field 'random_delay'",
-        "job #2 ('C'), field 'accuracy'",
-        "job #3 ('P'), field 'payload.timeout'",
-        "job #4 ('G'), field 'payload.timeout'",
-        "settings.json, field 'agent.command.timeout'",
+        "job #1 ('T'), field 'timeout'",
+        "job #2 ('R'), field 'random_delay'",
+        "job #3 ('C'), field 'accuracy'",
+        "job #4 ('P'), field 'payload.timeout'",
+        "job #5 ('G'), field 'payload.timeout'",
+        "settings.json, field 'agent.timeout'",
     ):
         found = [p for p in problems if where in p]
         assert found, (where, problems)
@@ -81,7 +81,7 @@ def test_a_name_whose_id_is_the_watchers_is_refused_at_validation(user_dir: Path
     write_jobs(user_dir, [script_job("Fine"), script_job(name)])
     problems = problems_of(user_dir)
     assert len(problems) == 1, problems
-    assert f"job #1 ({name!r}), field 'name'" in problems[0] and "reserved" in problems[0]
+    assert f"job #2 ({name!r}), field 'name'" in problems[0] and "reserved" in problems[0]
 
 
 def test_validate_names_the_job_and_the_key_written_twice(user_dir: Path) -> None:

@@ -19,6 +19,12 @@ def jobs_of(user_dir: Path) -> list[dict[str, Any]]:
     return data
 
 
+def enable_every_job(user_dir: Path) -> None:
+    """The example with its agent job enabled too (it ships disabled): for tests that need a job of each
+    action installed and scheduled."""
+    write_jobs(user_dir, [{**job, "enabled": True} for job in jobs_of(user_dir)])
+
+
 def mtimes(unit_dir: Path) -> dict[str, int]:
     return {p.name: p.stat().st_mtime_ns for p in unit_dir.iterdir() if p.is_file()}
 

@@ -20,7 +20,7 @@ from cronsync.userspace.compiled import read_compiled, source_key
 from cronsync.userspace.paths import UserSpace
 from tests.support.cli import apply_json, cronsync
 from tests.support.harness import UserManager
-from tests.support.userspaces import jobs_of, mtimes, write_jobs
+from tests.support.userspaces import enable_every_job, jobs_of, mtimes, write_jobs
 
 TIMER = "cronsync-clean-temp-files.timer"
 
@@ -94,6 +94,7 @@ def compiled_in_full(user_dir: Path) -> dict[str, Any]:
 def test_a_no_op_apply_skips_validation_and_still_checks_every_timer(
     systemd_user: UserManager, user_dir: Path
 ) -> None:
+    enable_every_job(user_dir)
     first = probed_apply(user_dir)
     assert first.validated and first.rendered == BOTH and first.report["ok"]
     assert (user_dir / "state" / "apply-manifest.json").is_file()
@@ -129,6 +130,7 @@ def test_an_edited_job_is_the_only_one_validated_and_rendered(
 def test_a_renamed_job_is_rendered_and_its_old_units_removed(
     systemd_user: UserManager, user_dir: Path
 ) -> None:
+    enable_every_job(user_dir)
     apply_json(user_dir)
     edit_clean(user_dir, name="Tidy Temp Files")
     report, _, rendered = probed_apply(user_dir)
@@ -225,7 +227,7 @@ def test_a_deleted_script_still_fails_the_apply(
     (user_dir / "scripts" / "clean_tmp.py").unlink()
     result = cronsync("apply", "--backend", "systemd", user_dir=user_dir)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "job #1 ('Clean Temp Files'), field 'payload.path'" in result.stderr
+    assert "job #2 ('Clean Temp Files'), field 'payload.path'" in result.stderr
     assert "clean_tmp.py" in result.stderr and "does not exist" in result.stderr
 
 
@@ -250,7 +252,7 @@ def test_an_invalid_edit_reports_every_problem_of_every_job(
     ("name", "message"),
     [
         ("Daily Standup Summary", "duplicate name"),
-        ("daily standup summary!", "is the same as job #0"),
+        ("daily standup summary!", "is the same as job #1"),
         ("Sync", "reserved for cronsync's own watcher"),
     ],
 )

@@ -21,6 +21,7 @@ from cronsync.core.ids import job_id
 from tests.support.cli import cronsync
 from tests.support.exectools import clean_tmp_job
 from tests.support.harness import UserManager, wait_for
+from tests.support.userspaces import enable_every_job
 
 PAUSE_ENV = "CRONSYNC_DEBUG_PAUSE_AT"  # see cronsync.apply.unitfiles.debug_pause
 SCHEDULES = ["*/5 * * * *", "0 9 * * 1-5", "30 2 * * *", "15 */2 * * *", "0 0 1 * *", "@hourly"]
@@ -319,6 +320,7 @@ def clear_failure(result: subprocess.CompletedProcess[str], *needles: str) -> No
 def test_an_unreachable_or_stopped_manager_is_a_clear_error(
     systemd_user: UserManager, user_dir: Path, tmp_path: Path
 ) -> None:
+    enable_every_job(user_dir)
     apply_ok(user_dir)
     timers = ["cronsync-daily-standup-summary.timer", "cronsync-clean-temp-files.timer"]
     example = json.loads((user_dir / "config" / "jobs.json").read_text())

@@ -59,7 +59,7 @@ def test_script_paths_out_of_user_scripts_are_refused_when_validating(
     (user / "scripts" / "linkdir").symlink_to(outside)
     result = cronsync("validate", user_dir=user)
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert f"job #1 ('Escape'), field 'payload.path': {path!r}" in result.stderr
+    assert f"job #2 ('Escape'), field 'payload.path': {path!r}" in result.stderr
     assert why in result.stderr
     ran = run_exec(user, "escape")  # exec checks again, with or without a valid jobs.json
     assert ran.returncode == 78 and why in ran.stderr and "Traceback" not in ran.stderr

@@ -27,7 +27,7 @@ from tests.support.exectools import (
 )
 from tests.support.harness import UserManager, wait_for
 from tests.support.hostile import shown_environment
-from tests.support.userspaces import jobs_of, mtimes, write_jobs
+from tests.support.userspaces import enable_every_job, jobs_of, mtimes, write_jobs
 
 CLEAN = {
     "name": "Clean Temp Files",
@@ -70,6 +70,7 @@ class Sentinel:
 def test_apply_installs_running_timers_with_the_right_next_elapse(
     systemd_user: UserManager, user_dir: Path
 ) -> None:
+    enable_every_job(user_dir)
     report = apply_json(user_dir)
     assert report["ok"] and report["reloaded"]
     assert {job["id"]: job["action"] for job in report["jobs"]} == {
@@ -212,9 +213,9 @@ def test_invalid_jobs_change_nothing(systemd_user: UserManager, user_dir: Path) 
     )
     result = cronsync("apply", user_dir=user_dir)
     assert result.returncode == 1
-    assert "job #0 ('A'), field 'cron'" in result.stderr
-    assert "job #1 ('B')" in result.stderr and "unknown action 'nope'" in result.stderr
-    assert "job #2 ('A'), field 'name': duplicate name" in result.stderr
+    assert "job #1 ('A'), field 'cron'" in result.stderr
+    assert "job #2 ('B')" in result.stderr and "unknown action 'nope'" in result.stderr
+    assert "job #3 ('A'), field 'name': duplicate name" in result.stderr
     assert "Traceback" not in result.stderr
     assert {k: v for k, v in mtimes(systemd_user.unit_dir).items() if k in before} == before
     assert not sentinel.reloaded()
@@ -222,6 +223,7 @@ def test_invalid_jobs_change_nothing(systemd_user: UserManager, user_dir: Path) 
 
 
 def test_an_apply_killed_before_reload_converges(systemd_user: UserManager, user_dir: Path) -> None:
+    enable_every_job(user_dir)
     from cronsync.adapters.systemd import connect
     from cronsync.apply.systemd import SystemdBackend
     from cronsync.config import load_config
@@ -247,6 +249,7 @@ def test_an_apply_killed_before_reload_converges(systemd_user: UserManager, user
 
 
 def test_applies_are_serialized_by_a_lock(systemd_user: UserManager, user_dir: Path) -> None:
+    enable_every_job(user_dir)
     space = UserSpace(user_dir)
     space.state_dir.mkdir(parents=True, exist_ok=True)
     with open(space.apply_lock_file, "w") as lock:
@@ -463,7 +466,7 @@ def test_edit_validates_offers_a_re_edit_and_applies(
     env = {**os.environ, "EDITOR": f"{sys.executable} {editor}", "VISUAL": "", "TMPDIR": str(tmp_path)}
     result = cronsync("edit", user_dir=user_dir, input="y\n", env=env)
     assert result.returncode == 0, result.stderr
-    assert "job #0 ('x')" in result.stderr and "Edit again?" in result.stderr
+    assert "job #1 ('x')" in result.stderr and "Edit again?" in result.stderr
     assert (tmp_path / "calls").read_text() == "2"
     assert jobs_file.read_text() == good
     assert systemd_user.show("cronsync-from-the-editor.timer", "ActiveState")["ActiveState"] == "active"
@@ -605,6 +608,7 @@ def test_a_timer_really_runs_cronsync_exec(systemd_user: UserManager, user_dir: 
 def test_without_pystemd_systemctl_does_the_same_work(
     systemd_user: UserManager, user_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    enable_every_job(user_dir)
     hidden = tmp_path / "hide-pystemd" / "pystemd"
     hidden.mkdir(parents=True)
     (hidden / "__init__.py").write_text("raise ImportError('pystemd is not installed here')\n")
@@ -723,10 +727,14 @@ def test_run_says_what_cronsync_logged_and_hints_with_the_user_dir(
 def test_apply_and_status_flag_jobs_that_will_fail_as_configured(
     systemd_user: UserManager, user_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The example's agent job needs $OPENAI_API_KEY and Telegram's secrets: until they are set, apply and
-    status say it will fail, and why."""
+    """The example's agent job needs $OPENAI_API_KEY and Telegram's secrets: it ships disabled, so nothing
+    will fail; once enabled, until they are set, apply and status say it will fail, and why."""
     for name in ("OPENAI_API_KEY", "TELEGRAM_BOT_TOKEN", "TELEGRAM_CHAT_ID"):
         monkeypatch.delenv(name, raising=False)
+    report = apply_json(user_dir)
+    assert report["ok"] and not any("will fail" in w for w in report["warnings"]), report["warnings"]
+    systemd_user.systemctl("stop", "cronsync-sync.path")
+    enable_every_job(user_dir)
     report = apply_json(user_dir)
     failing = [w for w in report["warnings"] if w.startswith("daily-standup-summary will fail: ")]
     assert any("$OPENAI_API_KEY is not set" in w for w in failing), report["warnings"]
