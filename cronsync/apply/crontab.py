@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 from cronsync import CronsyncError
 from cronsync.adapters import crontab
 from cronsync.apply.report import ApplyReport, JobReport
-from cronsync.apply.target import installation_target
+from cronsync.apply.target import installation_problems, installation_target
 from cronsync.core import render
 from cronsync.core.crontab_block import split
 from cronsync.core.errors import InvalidInput, Problem
-from cronsync.core.plan import BackendName, Plan, plan_crontab, reserved_id_problems
+from cronsync.core.plan import BackendName, Plan, plan_crontab
 from cronsync.core.schedule import next_fires, parse
 from cronsync.resources import templates
 from cronsync.userspace.paths import UserSpace
@@ -30,15 +30,18 @@ CRON_BASE_ENVIRONMENT = {"PATH": "/usr/bin:/bin", "SHELL": "/bin/sh"}
 ZONEINFO = Path("/usr/share/zoneinfo")
 
 
+def crontab_problems(config: Config) -> list[Problem]:
+    """Why the crontab backend would refuse config, found without changing the crontab."""
+    return installation_problems(config) + _timezone_problems(config, crontab.local_timezone())
+
+
 class CrontabBackend:
     name: BackendName = "crontab"
 
     def plan(self, config: Config) -> Plan:
         target = installation_target(config.space)
         jobs_file = str(config.space.jobs_file)
-        problems = reserved_id_problems(jobs_file, [(job.name, job.id) for job in config.jobs])
-        problems += render.check_target(target)
-        problems += _timezone_problems(config, crontab.local_timezone())
+        problems = crontab_problems(config)
         try:
             entries = render.crontab_entries(config.jobs, target, templates())
         except render.RenderError as exc:

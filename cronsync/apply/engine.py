@@ -10,16 +10,16 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from cronsync import CronsyncError
 from cronsync.adapters import systemd
-from cronsync.apply.crontab import CrontabBackend, scheduler_warnings
+from cronsync.apply.crontab import CrontabBackend, crontab_problems, scheduler_warnings
 from cronsync.apply.fastpath import Update, full_update, plan_changes
 from cronsync.apply.report import ApplyReport
-from cronsync.apply.systemd import SystemdBackend
+from cronsync.apply.systemd import SystemdBackend, systemd_problems
 from cronsync.apply.unitfiles import holds_timers, managed_unit_files
 from cronsync.core.errors import InvalidInput, Problem
 from cronsync.core.plan import BackendName, Plan, uninstall_command
@@ -138,6 +138,19 @@ def uninstall_everywhere(requested: str, space: UserSpace) -> dict[str, list[str
     if requested == "crontab" or (requested == "auto" and crontab.holds_schedules(space.jobs_file)):
         removed["crontab_entries"] = crontab.uninstall(space.jobs_file)
     return removed
+
+
+_BACKEND_PROBLEMS: dict[BackendName, Callable[[Config], list[Problem]]] = {
+    "systemd": systemd_problems,
+    "crontab": crontab_problems,
+}
+
+
+def backend_problems(config: Config) -> dict[BackendName, list[Problem]]:
+    """For `validate`: what each backend would refuse of a valid config — only the backend this space is
+    installed on, when it is installed on one, else both."""
+    names = installed_on(config.space) or list(_BACKEND_PROBLEMS)
+    return {name: _BACKEND_PROBLEMS[name](config) for name in names}
 
 
 def make_plan(config: Config, backend: Backend) -> Plan:

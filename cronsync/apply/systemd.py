@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from cronsync import CronsyncError
 from cronsync.adapters import systemd
 from cronsync.apply.report import ApplyReport, JobReport, iso_from_usec
-from cronsync.apply.target import installation_target
+from cronsync.apply.target import installation_problems, installation_target
 from cronsync.apply.unitfiles import (
     InstallError,
     check_writable,
@@ -38,7 +38,6 @@ from cronsync.core.plan import (
     Plan,
     Scheduled,
     plan_units,
-    reserved_id_problems,
     scheduling_unit,
     unit_job_id,
 )
@@ -52,6 +51,11 @@ if TYPE_CHECKING:
     from cronsync.config import AnyJob, Config
 
 
+def systemd_problems(config: Config) -> list[Problem]:
+    """Why the systemd backend would refuse config, found without a user manager."""
+    return installation_problems(config)
+
+
 class SystemdBackend:
     name: BackendName = "systemd"
 
@@ -61,12 +65,11 @@ class SystemdBackend:
 
     def plan(self, config: Config) -> Plan:
         """Every job's units and the watcher's, against what the unit directory holds."""
-        target = installation_target(config.space)
-        jobs_file = str(config.space.jobs_file)
-        problems = reserved_id_problems(jobs_file, [(job.name, job.id) for job in config.jobs])
-        problems += render.check_target(target)
+        problems = systemd_problems(config)
         if problems:
             raise InvalidInput(problems)
+        target = installation_target(config.space)
+        jobs_file = str(config.space.jobs_file)
         shipped = templates()
         wanted: dict[str, tuple[Scheduled, dict[str, str]]] = {}
         try:

@@ -5,10 +5,16 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from typing import TYPE_CHECKING
 
 import cronsync
 from cronsync.core import render
+from cronsync.core.errors import Problem
+from cronsync.core.plan import reserved_id_problems
 from cronsync.userspace.paths import UserSpace
+
+if TYPE_CHECKING:
+    from cronsync.config import Config
 
 
 def launcher_argv() -> tuple[str, ...]:
@@ -26,3 +32,11 @@ def installation_target(space: UserSpace) -> render.Target:
     """The installed cronsync and the user space, as absolute paths."""
     systemd_run = shutil.which("systemd-run") or "/usr/bin/systemd-run"
     return render.Target(launcher_argv(), space.root, space.jobs_file, os.path.abspath(systemd_run))
+
+
+def installation_problems(config: Config) -> list[Problem]:
+    """What stops any backend from installing config: a job id cronsync keeps for itself, an installed
+    cronsync or user space whose paths cannot go into a unit or a crontab line."""
+    jobs_file = str(config.space.jobs_file)
+    problems = reserved_id_problems(jobs_file, [(job.name, job.id) for job in config.jobs])
+    return problems + render.check_target(installation_target(config.space))

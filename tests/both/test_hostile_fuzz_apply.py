@@ -106,7 +106,8 @@ WRONG_VALUES: list[tuple[str, Any, str]] = [
 # (a field is quoted as Python's repr quotes it: '...', or "..." when it holds a ')
 JOB_LINE = re.compile(r"^error: \S+, job #(\d+)(?: \(.*\))?(?:, field (?:'([^']+)'|\"([^\"]+)\"))?: \S.*$")
 FILE_LINE = re.compile(
-    r"^error: \S+(?::\d+:\d+: invalid JSON at line \d+, column \d+: |: jobs.json must be a JSON array|: not UTF-8 text).*$"
+    r"^error: \S+(?::\d+:\d+: invalid JSON at line \d+, column \d+: "
+    r"|: jobs.json must be a JSON array|: not UTF-8 text).*$"
 )
 
 

@@ -69,10 +69,21 @@ BOTH = ["daily-standup-summary", "clean-temp-files"]
 CLEAN_UNITS = ["cronsync-clean-temp-files.service", TIMER]
 
 
+def stop_watcher() -> None:
+    """Before a save: the auto-sync watcher's own apply of it would race the apply under test (and win
+    on a busy machine)."""
+    subprocess.run(["systemctl", "--user", "stop", "cronsync-sync.path"], capture_output=True, timeout=60)
+
+
+def save_jobs(user_dir: Path, jobs: object) -> None:
+    stop_watcher()
+    write_jobs(user_dir, jobs)
+
+
 def edit_clean(user_dir: Path, **fields: Any) -> None:
     jobs = jobs_of(user_dir)
     jobs[1].update(fields)
-    write_jobs(user_dir, jobs)
+    save_jobs(user_dir, jobs)
 
 
 def current_compiled(user_dir: Path) -> dict[str, Any]:
@@ -146,7 +157,7 @@ def test_a_removed_job_needs_no_rendering_and_leaves_exec_a_current_compiled_jso
     systemd_user: UserManager, user_dir: Path
 ) -> None:
     apply_json(user_dir)
-    write_jobs(user_dir, jobs_of(user_dir)[:1])
+    save_jobs(user_dir, jobs_of(user_dir)[:1])
     report, _, rendered = probed_apply(user_dir)
     assert rendered == [] and report["ok"]
     assert sorted(report["files_deleted"]) == CLEAN_UNITS
@@ -157,6 +168,7 @@ def test_a_removed_job_needs_no_rendering_and_leaves_exec_a_current_compiled_jso
 def test_changed_settings_validate_and_render_every_job(systemd_user: UserManager, user_dir: Path) -> None:
     apply_json(user_dir)
     settings = user_dir / "config" / "settings.json"
+    stop_watcher()
     settings.write_text(settings.read_text() + "\n")
     assert probed_apply(user_dir).rendered == BOTH
 
@@ -223,7 +235,7 @@ def test_a_deleted_script_still_fails_the_apply(
     if edit_another:  # the unchanged job's script is checked when another job changed too
         jobs = jobs_of(user_dir)
         jobs[0]["cron"] = "0 8 * * 1-5"
-        write_jobs(user_dir, jobs)
+        save_jobs(user_dir, jobs)
     (user_dir / "scripts" / "clean_tmp.py").unlink()
     result = cronsync("apply", "--backend", "systemd", user_dir=user_dir)
     assert result.returncode == 1, result.stdout + result.stderr
@@ -235,12 +247,12 @@ def test_an_invalid_edit_reports_every_problem_of_every_job(
     systemd_user: UserManager, user_dir: Path
 ) -> None:
     jobs = jobs_of(user_dir)
-    write_jobs(user_dir, [*jobs, {**jobs[1], "name": "Second Clean"}])
+    save_jobs(user_dir, [*jobs, {**jobs[1], "name": "Second Clean"}])
     apply_json(user_dir)
     before = mtimes(systemd_user.unit_dir)
     jobs = jobs_of(user_dir)
     jobs[2]["cron"] = "61 * * * *"
-    write_jobs(user_dir, jobs)
+    save_jobs(user_dir, jobs)
     (user_dir / "scripts" / "clean_tmp.py").unlink()
     report = probed_apply(user_dir, ok=False).report
     problems = [(p["job_index"], p["field"]) for p in report["errors"]]
@@ -270,7 +282,7 @@ def test_a_job_renamed_onto_another_or_the_watcher_is_refused(
 def test_a_copied_job_is_a_duplicate(systemd_user: UserManager, user_dir: Path) -> None:
     apply_json(user_dir)
     jobs = jobs_of(user_dir)
-    write_jobs(user_dir, [*jobs, jobs[1]])
+    save_jobs(user_dir, [*jobs, jobs[1]])
     report = probed_apply(user_dir, ok=False).report
     assert [(p["job_index"], p["message"][:14]) for p in report["errors"]] == [(2, "duplicate name")]
 
@@ -283,7 +295,7 @@ def test_a_key_written_twice_is_refused_though_the_parsed_job_is_unchanged(
     jobs = jobs_of(user_dir)
     cron = json.dumps(jobs[1]["cron"])
     text = json.dumps(jobs, indent=2).replace(f'"cron": {cron}', f'"cron": "@hourly", "cron": {cron}')
-    (user_dir / "config" / "jobs.json").write_text(text)
+    save_jobs(user_dir, text)
     report = probed_apply(user_dir, ok=False).report
     assert [(p["job_index"], p["field"]) for p in report["errors"]] == [(1, "cron")], report
     assert "more than once" in report["errors"][0]["message"]
