@@ -19,11 +19,13 @@ from dataclasses import dataclass
 from cronsync.core.schedule import (
     ALL_WEEKDAYS,
     DAY,
+    DAYS_IN_MONTH,
     HOUR,
     MINUTE,
     MONTH,
     MONTH_NAMES,
     Schedule,
+    consecutive_runs,
     longest_progression,
 )
 
@@ -100,12 +102,12 @@ def _days(schedule: Schedule) -> str:
     """The days and months, under cron's rule: both day fields restricted means either may match."""
     every_date = schedule.days == DAY.full()
     every_weekday = schedule.weekdays == ALL_WEEKDAYS
-    in_months = "" if schedule.months == MONTH.full() else " in " + _month_list(schedule)
+    in_months = "" if schedule.months == MONTH.full() else " in " + _listing(sorted(schedule.months), MONTHS)
     if (every_date and every_weekday) or (schedule.either_day and (every_date or every_weekday)):
         return in_months
     if every_weekday:
         return f" on {_day_list(schedule)}"
-    if every_date:
+    if every_date or not _dates(schedule)[0]:  # a day of the month that never occurs adds nothing to the OR
         return f" on {_weekday_list(schedule, 'and')}{in_months}"
     if schedule.either_day:
         return f" on {_day_list(schedule)} or on {_weekday_list(schedule, 'and')}{in_months}"
@@ -114,17 +116,22 @@ def _days(schedule: Schedule) -> str:
 
 def _day_list(schedule: Schedule) -> str:
     """ "day 1 of the month", "days 1 and 15 of January"."""
-    of = "the month" if schedule.months == MONTH.full() else _month_list(schedule)
-    return f"{_listing(sorted(schedule.days), DAYS)} of {of}"
+    days, months = _dates(schedule)
+    of = "the month" if schedule.months == MONTH.full() else _listing(months, MONTHS)
+    return f"{_listing(days, DAYS)} of {of}"
+
+
+def _dates(schedule: Schedule) -> tuple[list[int], list[int]]:
+    """The days of the month that occur in one of the months, and the months one of them occurs in:
+    `30 1,2` is day 30 of January only, as February has no day 30."""
+    months = [month for month in sorted(schedule.months) if min(schedule.days) <= DAYS_IN_MONTH[month]]
+    longest = max((DAYS_IN_MONTH[month] for month in months), default=0)
+    return [day for day in sorted(schedule.days) if day <= longest], months
 
 
 def _weekday_list(schedule: Schedule, last_joiner: str) -> str:
     positions = sorted((day + 6) % 7 for day in schedule.weekdays)  # cron's 0 = Sunday -> ISO's 6
     return _listing(positions, WEEKDAYS, last_joiner)
-
-
-def _month_list(schedule: Schedule) -> str:
-    return _listing(sorted(schedule.months), MONTHS)
 
 
 # ---------------------------------------------------------------------------------------------- listings
@@ -141,12 +148,27 @@ def _listing(ordered: list[int], noun: Noun, last_joiner: str = "and") -> str:
 
 
 def _pieces(ordered: list[int]) -> list[Piece]:
-    """Runs of MIN_RUN or more consecutive values, progressions of MIN_PROGRESSION or more values with one
-    step, and the values left over, in order."""
+    """The shorter of two ways to write the values, in order: runs first, or the progressions first."""
+    runs_first = _runs_first(ordered)
+    progressions_first = _progressions_first(ordered)
+    shorter = runs_first if len(runs_first) <= len(progressions_first) else progressions_first
+    return sorted(shorter, key=lambda piece: piece.first)
+
+
+def _runs_first(ordered: list[int]) -> list[Piece]:
+    """Runs of MIN_RUN or more consecutive values, then progressions among the values left."""
+    runs = consecutive_runs(ordered)
+    left = [value for run in runs if len(run) < MIN_RUN for value in run]
+    return [Piece(run[0], run[-1]) for run in runs if len(run) >= MIN_RUN] + _progressions_first(left)
+
+
+def _progressions_first(ordered: list[int]) -> list[Piece]:
+    """From the first value on: a run of MIN_RUN or more, else a progression of MIN_PROGRESSION or more
+    (the longest), else the value alone."""
     pieces = []
     remaining = ordered
     while remaining:
-        run = _run(remaining)
+        run = consecutive_runs(remaining)[0]
         progression = longest_progression(remaining)
         if len(run) >= MIN_RUN or len(progression) < MIN_PROGRESSION:
             taken = run if len(run) >= MIN_RUN else remaining[:1]
@@ -156,12 +178,6 @@ def _pieces(ordered: list[int]) -> list[Piece]:
             pieces.append(Piece(taken[0], taken[-1], taken[1] - taken[0]))
         remaining = [value for value in remaining if value not in taken]
     return pieces
-
-
-def _run(ordered: list[int]) -> list[int]:
-    """The consecutive values at the start of `ordered`."""
-    length = next((i for i, value in enumerate(ordered) if value != ordered[0] + i), len(ordered))
-    return ordered[:length]
 
 
 def _plain(pieces: list[Piece], noun: Noun, last_joiner: str) -> str:

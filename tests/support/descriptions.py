@@ -1,55 +1,69 @@
-"""Read a schedule's description back into the values it says fire, so tests can hold the describer to
-the parsed value sets: a description that names a value that does not fire, or leaves out one that does,
-reads back as a different schedule."""
+"""Read a schedule's description back into what it says fires, so tests hold the describer to the parsed
+value sets: the times of day, and which (month, day of month, weekday) combinations of a leap year fire.
+A description that leaves out a value that fires, or names one that does not (including a day of the month
+that none of its months has), reads back as a different schedule or fails to read.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from cronsync.core.schedule import ALL_WEEKDAYS, DAY, HOUR, MINUTE, MONTH, MONTH_NAMES, Schedule
+from cronsync.core.schedule import DAYS_IN_MONTH, HOUR, MINUTE, MONTH, MONTH_NAMES, Schedule
 
 WEEKDAY_NAMES = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
 ISO_ORDER = (1, 2, 3, 4, 5, 6, 0)  # the order descriptions list weekdays in, Monday first
 PROGRESSION = re.compile(r"every (\d+)(?:st|nd|rd|th) (\w+) from (\w+) through (\w+)")
 CLOCK = re.compile(r"(\d\d):(\d\d)")
-DAY_SIDE = re.compile(r"(days? |every \d+\w\w day )")
 CONNECTORS = re.compile(r"^(?:\s|,|and\b)+|(?:\s|,|\band)+$")
+DAY_SIDE = re.compile(r"(?:days? |every \d+\w\w day )")
+# (month, day of month, weekday): every combination a calendar has, in some year.
+CALENDAR = tuple(
+    (month, day, weekday)
+    for month in range(1, 13)
+    for day in range(1, DAYS_IN_MONTH[month] + 1)
+    for weekday in range(7)
+)
+Dates = frozenset[tuple[int, int, int]]
 
 
 @dataclass(frozen=True)
 class Reading:
-    """What a description says: the times of day, the days under cron's rule ("and"/"or"), the months."""
+    """What fires: the times of day, and the (month, day of month, weekday) combinations."""
 
     times: frozenset[tuple[int, int]]
-    days: frozenset[int]
-    weekdays: frozenset[int]
-    rule: str
-    months: frozenset[int]
+    dates: Dates
     at_startup: bool = False
 
 
+AT_STARTUP = Reading(frozenset(), frozenset(), at_startup=True)
+
+
 def expected_reading(schedule: Schedule) -> Reading:
-    """The reading a right description of `schedule` has (a day side matching every day said as nothing)."""
+    """What `schedule` fires on, by cron's rule (both day fields restricted: either may match)."""
     if schedule.is_reboot:
-        return Reading(frozenset(), frozenset(), frozenset(), "and", frozenset(), at_startup=True)
+        return AT_STARTUP
     times = frozenset((hour, minute) for hour in schedule.hours for minute in schedule.minutes)
-    days, weekdays = schedule.days, schedule.weekdays
-    every_day = days == DAY.full() or weekdays == ALL_WEEKDAYS
-    if schedule.either_day and every_day:
-        days, weekdays = DAY.full(), ALL_WEEKDAYS
-    rule = "or" if schedule.either_day and not every_day else "and"
-    return Reading(times, days, weekdays, rule, schedule.months)
+
+    def fires(month: int, day: int, weekday: int) -> bool:
+        on_date, on_weekday = day in schedule.days, weekday in schedule.weekdays
+        either = on_date or on_weekday if schedule.either_day else on_date and on_weekday
+        return month in schedule.months and either
+
+    return Reading(times, _dates(fires))
 
 
 def read(description: str) -> Reading:
-    """The reading of a description written by cronsync.core.describe (AssertionError if it cannot)."""
+    """What a description written by cronsync.core.describe says fires (AssertionError if unreadable)."""
     if description.startswith("At startup"):
-        return Reading(frozenset(), frozenset(), frozenset(), "and", frozenset(), at_startup=True)
-    time_text, _, day_text = re.split(r"( on | in |$)", description, maxsplit=1)
-    times = _read_time(time_text)
-    days, weekdays, rule, months = _read_days(_, day_text)
-    return Reading(times, days, weekdays, rule, months)
+        return AT_STARTUP
+    time_text, joiner, day_text = re.split(r"( on | in |$)", description, maxsplit=1)
+    return Reading(_read_time(time_text), _read_dates(joiner, day_text))
+
+
+def _dates(fires: Callable[[int, int, int], bool]) -> Dates:
+    return frozenset(date for date in CALENDAR if fires(*date))
 
 
 def _read_time(text: str) -> frozenset[tuple[int, int]]:
@@ -59,6 +73,7 @@ def _read_time(text: str) -> frozenset[tuple[int, int]]:
         return frozenset(clocks)
     if match := re.fullmatch(r"Every (minute|(\d+) minutes)(?: during (.+))?", text):
         step = int(match.group(2) or 1)
+        assert 60 % step == 0, f"every {step} minutes is not what fires: the gap across the hour differs"
         minutes = frozenset(range(0, 60, step))
         hours = _numbers(match.group(3), "hour") if match.group(3) else HOUR.full()
     else:
@@ -70,42 +85,50 @@ def _read_time(text: str) -> frozenset[tuple[int, int]]:
     return frozenset((hour, minute) for hour in hours for minute in minutes)
 
 
-def _read_days(joiner: str, text: str) -> tuple[frozenset[int], frozenset[int], str, frozenset[int]]:
-    days, weekdays, months = DAY.full(), ALL_WEEKDAYS, MONTH.full()
+def _read_dates(joiner: str, text: str) -> Dates:
     if joiner == " in ":
-        return days, weekdays, "and", _months(text)
+        months = _months(text)
+        return _dates(lambda month, _day, _weekday: month in months)
     if joiner != " on ":
         assert not text, text
-        return days, weekdays, "and", months
-    rule = "or" if " or on " in text else "and"
-    day_side, weekday_side = _sides(text)
-    if day_side:
-        listing, of = day_side.split(" of ", 1)
-        days = _numbers(listing, "day")
-        months = MONTH.full() if of == "the month" else _months(of)
-    if weekday_side:
-        names, _, in_months = weekday_side.partition(" in ")
-        weekdays = _weekdays(names)
-        if in_months:
-            assert not day_side or _months(in_months) == months, text
-            months = _months(in_months)
-    return days, weekdays, rule, months
+        return frozenset(CALENDAR)
+    if " or on " in text:
+        date_side, weekday_side = text.split(" or on ")
+        on_date, on_weekday = _date_side(date_side), _weekday_side(weekday_side)
+        return _dates(lambda *date: on_date(*date) or on_weekday(*date))
+    if ", but only if it is " in text:
+        date_side, weekday_names = text.split(", but only if it is ")
+        on_date, weekdays = _date_side(date_side), _weekdays(weekday_names)
+        return _dates(lambda *date: on_date(*date) and date[2] in weekdays)
+    return _dates(_date_side(text) if DAY_SIDE.match(text) else _weekday_side(text))
 
 
-def _sides(text: str) -> tuple[str, str]:
-    """The day-of-month and the day-of-week part of what follows " on "."""
-    for separator in (" or on ", ", but only if it is "):
-        if separator in text:
-            day_side, weekday_side = text.split(separator)
-            return day_side, weekday_side
-    return (text, "") if DAY_SIDE.match(text) else ("", text)
+def _date_side(text: str) -> Callable[[int, int, int], bool]:
+    """ "days 1 and 15 of January and July": every day named occurs in one of the months named, and every
+    month named has one of the days."""
+    listing, of = text.split(" of ", 1)
+    days = _numbers(listing, "day")
+    months = MONTH.full() if of == "the month" else _months(of)
+    if of != "the month":
+        assert all(min(days) <= DAYS_IN_MONTH[month] for month in months), f"a month never fires: {text!r}"
+        assert max(days) <= max(DAYS_IN_MONTH[month] for month in months), f"a day never occurs: {text!r}"
+    assert max(days) <= 31, text
+    return lambda month, day, _weekday: month in months and day in days
+
+
+def _weekday_side(text: str) -> Callable[[int, int, int], bool]:
+    """ "Monday through Friday in January"."""
+    names, _, in_months = text.partition(" in ")
+    weekdays = _weekdays(names)
+    months = _months(in_months) if in_months else MONTH.full()
+    return lambda month, _day, weekday: month in months and weekday in weekdays
 
 
 def _numbers(text: str, noun: str) -> frozenset[int]:
     """Values of "minutes 0 through 2 and every 2nd minute from 4 through 16" (noun: "minute")."""
     values: set[int] = set()
     for step, unit, first, last in PROGRESSION.findall(text):
-        assert unit == noun, text
+        assert unit == noun and (int(last) - int(first)) % int(step) == 0, text
         values.update(range(int(first), int(last) + 1, int(step)))
     plain = CONNECTORS.sub("", PROGRESSION.sub("", text))
     if plain:
