@@ -7,9 +7,10 @@ by `_listing` as ordered pieces: a value, a run ("5 through 10") or, for seven v
 progression ("every 7th minute from 0 through 56"). A step is only ever said as "every N minutes" where it
 is real: the values run from the field's start and N divides the hour, so the gap stays N across the hour.
 
-To describe a new form, write one function that returns its phrase (say `_last_day`, "the last day") and
-add its result to the pieces of the field it belongs to, where that field's listing is made (`_day_list`
-for day-of-month forms, `_weekday_list` for day-of-week forms, `_time` for seconds or intervals).
+To describe a new form, write one function that returns its phrase (say `_last_day`: "the last day") and
+pass what it returns to its field's `_listing` as one of the `forms`, listed after the values (in
+`_day_list` for a day-of-month form, `_weekday_list` for a day-of-week form); a form that is a whole
+schedule of its own (an interval) is one more case in `describe`, as `@reboot` is.
 """
 
 from __future__ import annotations
@@ -137,14 +138,14 @@ def _weekday_list(schedule: Schedule, last_joiner: str) -> str:
 # ---------------------------------------------------------------------------------------------- listings
 
 
-def _listing(ordered: list[int], noun: Noun, last_joiner: str = "and") -> str:
-    """Ordered values as words: "minutes 5, 20 and 35", "hours 9 through 17",
-    "every 2nd day from 1 through 31", "Monday, Wednesday and Friday"."""
+def _listing(ordered: list[int], noun: Noun, last_joiner: str = "and", forms: tuple[str, ...] = ()) -> str:
+    """Ordered values as words, then the phrases of other forms: "minutes 5, 20 and 35", "hours 9 through
+    17", "every 2nd day from 1 through 31", "Monday, Wednesday and Friday"."""
     pieces = _pieces(ordered)
     plain = [piece for piece in pieces if piece.step == 1]
     parts = [] if not plain else [_plain(plain, noun, last_joiner)]
     parts += [_progression(piece, noun) for piece in pieces if piece.step > 1]
-    return _join(parts, last_joiner)
+    return _join([*parts, *forms], last_joiner)
 
 
 def _pieces(ordered: list[int]) -> list[Piece]:
