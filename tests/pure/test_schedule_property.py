@@ -106,7 +106,7 @@ def test_random_expressions_fire_when_cron_fires_under_real_systemd(expression: 
     ]
 
 
-@settings(max_examples=EXAMPLES * 5, deadline=None)
+@settings(max_examples=EXAMPLES, deadline=None)
 @given(expression=cron_expression())
 def test_descriptions_name_exactly_the_values_that_fire(expression: str) -> None:
     """Read back, a description names every minute, hour, day, weekday and month that fires, no other,
