@@ -77,13 +77,13 @@ def _time(schedule: Schedule) -> str:
     minutes, hours = schedule.minutes, schedule.hours
     if hours != HOUR.full() and len(minutes) * len(hours) <= MAX_CLOCK_TIMES:
         return "At " + _join([f"{h:02d}:{m:02d}" for h in sorted(hours) for m in sorted(minutes)])
-    during = "" if hours == HOUR.full() else " during " + _listing(sorted(hours), HOURS)
+    hour_list = "" if hours == HOUR.full() else _listing(sorted(hours), HOURS)
+    during = f" during {hour_list}" if hour_list else ""
     if minutes == MINUTE.full():
         return "Every minute" + during
     if step := _real_step(minutes):
         return f"Every {step} minutes" + during
-    past = "the hour" if hours == HOUR.full() else _listing(sorted(hours), HOURS)
-    return f"At {_listing(sorted(minutes), MINUTES)} past {past}"
+    return f"At {_listing(sorted(minutes), MINUTES)} past {hour_list or 'the hour'}"
 
 
 def _real_step(minutes: frozenset[int]) -> int | None:
@@ -169,16 +169,24 @@ def _progressions_first(ordered: list[int]) -> list[Piece]:
     pieces = []
     remaining = ordered
     while remaining:
-        run = consecutive_runs(remaining)[0]
-        progression = longest_progression(remaining)
-        if len(run) >= MIN_RUN or len(progression) < MIN_PROGRESSION:
-            taken = run if len(run) >= MIN_RUN else remaining[:1]
+        taken = _run(remaining)
+        if len(taken) >= MIN_RUN:
             pieces.append(Piece(taken[0], taken[-1]))
-        else:
+        elif len(progression := longest_progression(remaining)) >= MIN_PROGRESSION:
             taken = progression
             pieces.append(Piece(taken[0], taken[-1], taken[1] - taken[0]))
-        remaining = [value for value in remaining if value not in taken]
+        else:
+            taken = remaining[:1]
+            pieces.append(Piece(taken[0], taken[0]))
+        taken_values = set(taken)
+        remaining = [value for value in remaining if value not in taken_values]
     return pieces
+
+
+def _run(ordered: list[int]) -> list[int]:
+    """The consecutive values `ordered` starts with."""
+    length = next((i for i, value in enumerate(ordered) if value != ordered[0] + i), len(ordered))
+    return ordered[:length]
 
 
 def _plain(pieces: list[Piece], noun: Noun, last_joiner: str) -> str:
