@@ -219,18 +219,19 @@ def test_invalid_jobs_change_nothing(systemd_user: UserManager, user_dir: Path) 
     assert "Traceback" not in result.stderr
     assert {k: v for k, v in mtimes(systemd_user.unit_dir).items() if k in before} == before
     assert not sentinel.reloaded()
-    assert systemd_user.show(EXAMPLE_TIMERS[0], "ActiveState")["ActiveState"] == "active"
+    assert systemd_user.show(EXAMPLE_TIMERS[1], "ActiveState")["ActiveState"] == "active"
 
 
 def test_an_apply_killed_before_reload_converges(systemd_user: UserManager, user_dir: Path) -> None:
-    enable_every_job(user_dir)
     from cronsync.adapters.systemd import connect
     from cronsync.apply.systemd import SystemdBackend
     from cronsync.config import load_config
     from cronsync.userspace.files import atomic_write
     from cronsync.userspace.paths import systemd_user_unit_dir
 
+    enable_every_job(user_dir)
     apply_json(user_dir)
+    systemd_user.systemctl("stop", "cronsync-sync.path")  # its own apply of the save would do the reload
     jobs = jobs_of(user_dir)
     jobs[1]["cron"] = "30 6 * * *"
     write_jobs(user_dir, jobs)
