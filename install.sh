@@ -143,28 +143,22 @@ apply_out=$("$cronsync" apply) || { echo "$apply_out"; exit 1; }
 case "$apply_out" in *"no changes"*) ;; *) echo "$apply_out"; changed=1 ;; esac
 
 # --- the crontab backend needs a running cron daemon --------------------------------------------
-cron_running() {
-  local comm name
-  for comm in /proc/[0-9]*/comm; do
-    read -r name < "$comm" 2>/dev/null || continue
-    case "$name" in cron|crond) return 0 ;; esac
-  done
-  return 1
+# cronsync itself says whether a cron daemon serves this crontab and how to start it here (through
+# systemd where it is PID 1, else the daemon itself; with sudo unless root): the same words apply,
+# plan and doctor use.
+cron_start() {
+  "$venv/bin/python" -c 'from cronsync.adapters import crontab
+print("" if crontab.cron_running() else crontab.start_command())'
 }
 case "$apply_out" in
   *"backend: crontab"*)
-    if ! cron_running; then
-      if [ -d /run/systemd/system ]; then  # systemd is PID 1 (sd_booted)
-        start=(systemctl enable --now cron)
-      else
-        start=(/usr/sbin/cron)  # no systemd as PID 1 (a container): Debian's cron daemonizes itself
-      fi
-      if [ "$(id -u)" -eq 0 ] && "${start[@]}" && cron_running; then
-        say "started the cron daemon (${start[*]})"
+    start=$(cron_start)
+    if [ -n "$start" ]; then
+      if [ "$(id -u)" -eq 0 ] && $start && [ -z "$(cron_start)" ]; then
+        say "started the cron daemon ($start)"
         changed=1
       else
-        [ "$(id -u)" -eq 0 ] || start=(sudo "${start[@]}")
-        say "WARNING: the cron daemon is not running, so no job will run; start it: ${start[*]}"
+        say "WARNING: the cron daemon is not running, so no job will run; start it: $start"
       fi
     fi
     ;;

@@ -20,8 +20,14 @@ from cronsync.apply.unitfiles import managed_unit_files
 from cronsync.commands.common import JSON_OPTION, user_space
 from cronsync.config import load_config
 from cronsync.core.crontab_block import split
-from cronsync.core.errors import InvalidInput
-from cronsync.userspace.paths import UntrustedScript, UserSpace, read_sources_bytes, systemd_user_unit_dir
+from cronsync.core.errors import InvalidInput, Problem
+from cronsync.userspace.paths import (
+    UntrustedScript,
+    UserSpace,
+    cli_for,
+    read_sources_bytes,
+    systemd_user_unit_dir,
+)
 
 Level = Literal["ok", "warning", "error"]
 
@@ -62,8 +68,9 @@ def run_checks(space: UserSpace) -> list[Finding]:
     if uses_crontab or manager is None:
         findings.append(_cron_finding(required=uses_crontab))
     findings.extend(_executable_findings(space, units, uses_crontab))
-    findings.extend(_script_findings(space))
-    findings.append(_sync_finding(space, manager, uses_crontab))
+    untrusted = _untrusted_scripts(space)
+    findings.extend(_script_findings(space, untrusted))
+    findings.append(_sync_finding(space, manager, uses_crontab, untrusted))
     return findings
 
 
@@ -137,7 +144,7 @@ def _executable_findings(space: UserSpace, units: dict[str, str], uses_crontab: 
                 "cronsync executable",
                 "error",
                 f"installed schedules run a cronsync that does not exist: {listed}",
-                "cronsync apply (with the cronsync you use now)",
+                f"{cli_for(space)} apply (with the cronsync you use now)",
             )
         ]
     return [Finding("cronsync executable", "ok", f"{len(commands)} schedule(s) run an existing cronsync")]
@@ -155,21 +162,27 @@ def _script_paths(space: UserSpace) -> list[str]:
     return sorted({p["path"] for p in payloads if isinstance(p, dict) and isinstance(p.get("path"), str)})
 
 
-def _script_findings(space: UserSpace) -> list[Finding]:
-    """Scripts another account could change (the check `cronsync exec` refuses them by)."""
-    paths = _script_paths(space)
+def _untrusted_scripts(space: UserSpace) -> list[UntrustedScript]:
+    """Why each script another account could change is refused (the check `cronsync exec` refuses by)."""
     untrusted: list[UntrustedScript] = []
-    for path in paths:
+    for path in _script_paths(space):
         try:
             space.script_path(path)
         except UntrustedScript as exc:
             untrusted.append(exc)
         except ValueError:
             continue  # a missing or escaping script: the jobs.json finding reports it
+    return untrusted
+
+
+def _chmod_fix(untrusted: list[UntrustedScript]) -> str:
+    return " && ".join(dict.fromkeys(fix for exc in untrusted for fix in exc.fixes))
+
+
+def _script_findings(space: UserSpace, untrusted: list[UntrustedScript]) -> list[Finding]:
     if untrusted:
-        fixes = list(dict.fromkeys(fix for exc in untrusted for fix in exc.fixes))
-        message = "; ".join(str(exc) for exc in untrusted)
-        return [Finding("scripts", "error", message, " && ".join(fixes))]
+        return [Finding("scripts", "error", "; ".join(str(exc) for exc in untrusted), _chmod_fix(untrusted))]
+    paths = _script_paths(space)
     return (
         [Finding("scripts", "ok", f"{len(paths)} script(s), none another account could change")]
         if paths
@@ -177,28 +190,48 @@ def _script_findings(space: UserSpace) -> list[Finding]:
     )
 
 
-def _sync_finding(space: UserSpace, manager: systemd.Manager | None, uses_crontab: bool) -> Finding:
+def _jobs_file_finding(
+    space: UserSpace, problems: list[Problem], untrusted: list[UntrustedScript]
+) -> Finding:
+    """The problems of jobs.json, with the fix for what they are: one finding, one level (error)."""
+    if not space.jobs_file.exists():
+        return Finding("jobs.json", "error", f"there is no {space.jobs_file}", f"{cli_for(space)} init")
+    refused = {str(exc) for exc in untrusted}
+    others = [problem for problem in problems if problem.message not in refused]
+    if not others:
+        message = f"{len(problems)} job(s) run a script another account could change (see scripts above)"
+        return Finding("jobs.json", "error", message, _chmod_fix(untrusted))
+    message = f"{len(problems)} problem(s): {others[0]}"
+    return Finding(
+        "jobs.json",
+        "error",
+        message,
+        f"{cli_for(space)} validate (every problem), then {cli_for(space)} edit",
+    )
+
+
+def _sync_finding(
+    space: UserSpace, manager: systemd.Manager | None, uses_crontab: bool, untrusted: list[UntrustedScript]
+) -> Finding:
     try:
         config = load_config(space)
     except InvalidInput as exc:
-        return Finding(
-            "jobs.json", "error", f"{len(exc.problems)} problem(s): {exc.problems[0]}", "cronsync edit"
-        )
+        return _jobs_file_finding(space, exc.problems, untrusted)
     if manager is None and not uses_crontab:
-        return Finding("installed", "warning", "nothing is installed", "cronsync apply")
+        return Finding("installed", "warning", "nothing is installed", f"{cli_for(space)} apply")
     try:
         backend = installed_backend("auto", space)
         plan = make_plan(config, backend)
     except InvalidInput as exc:
-        return Finding("installed", "error", str(exc.problems[0]), "cronsync plan")
+        return Finding("installed", "error", str(exc.problems[0]), f"{cli_for(space)} plan")
     except CronsyncError as exc:
-        return Finding("installed", "error", str(exc), "cronsync doctor")
+        return Finding("installed", "error", str(exc))
     stale = [f"{job.job_id} ({job.action})" for job in plan.jobs if job.action != "unchanged"]
     if stale:
         return Finding(
             "installed",
             "warning",
             f"installed schedules differ from jobs.json: {', '.join(stale)}",
-            "cronsync apply",
+            f"{cli_for(space)} apply",
         )
     return Finding("installed", "ok", f"installed {backend.name} schedules match jobs.json")

@@ -27,7 +27,8 @@ def parse_json_text(text: str, file: str, *, jobs_array: bool = False) -> tuple[
     try:
         data = json.loads(text, object_pairs_hook=pairs_to_dict)
     except json.JSONDecodeError as exc:
-        message = f"invalid JSON at line {exc.lineno}, column {exc.colno}: {plain_json_error(exc, text)}"
+        plain = plain_json_error(exc, text, "[]" if jobs_array else "{}")
+        message = f"invalid JSON at line {exc.lineno}, column {exc.colno}: {plain}"
         raise InvalidInput([Problem(file, message, line=exc.lineno, column=exc.colno)]) from None
     except RecursionError:
         raise InvalidInput(
@@ -49,7 +50,7 @@ _PLAIN_JSON_ERRORS = {
         'expected a value ("text" in double quotes, a number, true, false, null, [ or {); '
         "a comma before ] or } is not JSON"
     ),
-    "Extra data": "there is more text after the end of the JSON; the whole file must be one [ ... ]",
+    "Extra data": "there is more text after the end of the JSON; the whole file must be one {top}",
     "Unterminated string starting at": "a string is not closed: a double quote is missing",
     "Invalid control character at": "a string holds a raw line break or tab; write \\n or \\t instead",
     "Invalid \\escape": "a backslash in a string starts no valid escape; write \\\\ for one backslash",
@@ -57,11 +58,12 @@ _PLAIN_JSON_ERRORS = {
 }
 
 
-def plain_json_error(exc: json.JSONDecodeError, text: str) -> str:
-    """What is wrong at exc's position, in plain words."""
+def plain_json_error(exc: json.JSONDecodeError, text: str, empty: str) -> str:
+    """What is wrong at exc's position, in plain words; empty is the file's empty value, `[]` or `{}`."""
     if not text.strip():
-        return "the file is empty; write [] for no jobs"
-    return _PLAIN_JSON_ERRORS.get(exc.msg, exc.msg)
+        return f"the file is empty; write {empty} for none"
+    top = f"{empty[0]} ... {empty[1]}"
+    return _PLAIN_JSON_ERRORS.get(exc.msg, exc.msg).replace("{top}", top)
 
 
 def json_type_name(value: Any) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 from tests.support.cli import REPO
@@ -79,3 +80,20 @@ def test_help_prints_the_usage_and_nothing_of_the_script() -> None:
     assert "--uninstall" in shown.stdout and "set -" not in shown.stdout and "#" not in shown.stdout
     wrong = subprocess.run(["bash", str(REPO / "install.sh"), "--purge"], capture_output=True, text=True)
     assert wrong.returncode == 2 and "--purge goes with --uninstall" in wrong.stderr
+
+
+def test_install_starts_the_cron_daemon_it_chose_when_it_may(
+    tmp_path: Path, stopped_cron: CronDaemon
+) -> None:
+    """No systemd as PID 1 and cron installed but not running (a container): the crontab backend is chosen,
+    and install.sh starts cron (as root) or says exactly what to run."""
+    serving = [sys.executable, "-c", "from cronsync.adapters import crontab; print(crontab.cron_running())"]
+    assert stopped_cron.run(serving).stdout.strip() == "False"
+    installed = run_install(tmp_path, stopped_cron)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    assert "backend: crontab" in installed.stdout
+    if os.getuid() == 0:
+        assert "install.sh: started the cron daemon (/usr/sbin/cron)" in installed.stdout
+        assert stopped_cron.run(serving).stdout.strip() == "True"  # stopped_cron ends it, by pid
+    else:
+        assert "start it: sudo /usr/sbin/cron" in installed.stdout

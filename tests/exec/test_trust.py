@@ -109,6 +109,11 @@ def test_a_script_another_account_could_change_is_refused_with_the_fix(tmp_path:
     findings = {f["check"]: f for f in json.loads(doctor.stdout)["findings"]}
     assert doctor.returncode == 1
     assert findings["scripts"]["level"] == "error" and fix in findings["scripts"]["fix"]
+    # jobs.json's finding for the same refusal: the same level and the same fix, not `cronsync edit`
+    assert (
+        findings["jobs.json"]["level"] == "error"
+        and findings["jobs.json"]["fix"] == findings["scripts"]["fix"]
+    )
 
     subprocess.run(findings["scripts"]["fix"], shell=True, check=True)  # the fix, as given, fixes it
     assert run_exec(user, "job").returncode == 0

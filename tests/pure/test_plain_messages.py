@@ -102,7 +102,7 @@ def test_a_misspelt_setting_names_the_close_one(
         ('[{"name": "A"}] x', "1:17", "there is more text after the end of the JSON"),
         ('[{"name": "A}]', "1:11", "a string is not closed: a double quote is missing"),
         ('[{"name": "C:\\scripts"}]', "1:14", "a backslash in a string starts no valid escape"),
-        ("", "1:1", "the file is empty; write [] for no jobs"),
+        ("", "1:1", "the file is empty; write [] for none"),
     ],
 )
 def test_invalid_json_is_said_in_plain_words_with_line_and_column(
@@ -130,6 +130,17 @@ def test_a_top_level_that_is_not_an_array_says_what_it_found(
     write_jobs(user_dir, json.dumps(data))
     (error,) = validate_errors(user_dir)
     assert error.startswith(f"jobs.json: jobs.json must be a JSON array of jobs, found {found}"), error
+
+
+def test_settings_json_is_told_its_own_empty_value(user_dir: Path) -> None:
+    (user_dir / "config/settings.json").write_text("{} []")
+    assert any(
+        error.startswith(
+            "settings.json:1:4: invalid JSON at line 1, column 4: there is more text after the end"
+        )
+        and error.endswith("the whole file must be one { ... }")
+        for error in validate_errors(user_dir)
+    )
 
 
 def test_settings_that_is_not_an_object_says_what_it_found(user_dir: Path) -> None:
