@@ -38,6 +38,10 @@ TIME_PROPERTIES = (
 )
 _SHOW_TIME = re.compile(r"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})(?:\.(\d+))? UTC")
 SERVICE_PROPERTIES = ("Result", "ExecMainStartTimestamp", "ExecMainExitTimestamp", "ExecMainStatus")
+# A unit in one of these states has processes or a job under way (a oneshot service runs while activating).
+BUSY_STATES = ("active", "activating", "deactivating", "reloading")
+# How long a stop may take: past systemd's default TimeoutStopSec (90 s), after which it SIGKILLs the run.
+STOP_TIMEOUT_SECONDS = 120.0
 
 
 class SystemdError(CronsyncError):
@@ -349,6 +353,17 @@ def wait_for(
         states.update(manager.states(pending))
         pending = [name for name in pending if not ready(states[name])]
     return states
+
+
+def stop_and_reset(manager: Manager, units: Sequence[str]) -> None:
+    """Stop units, wait until every stop has finished (a service's run ends only when its processes have),
+    then forget their failures: a unit reset before its stop is done ends up failed, and once its file is
+    gone, failed and not-found."""
+    for unit in units:
+        manager.stop(unit)
+    wait_for(manager, units, lambda s: s.active_state in ("inactive", "failed"), STOP_TIMEOUT_SECONDS)
+    for unit in units:
+        manager.reset_failed(unit)
 
 
 def lingering(user: str) -> bool | None:

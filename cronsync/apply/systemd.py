@@ -130,17 +130,21 @@ class SystemdBackend:
         return report
 
     def uninstall(self, jobs_file: Path) -> list[str]:
+        """Remove every unit made from jobs_file (see uninstall_report): the files removed."""
+        return self.uninstall_report(jobs_file).files_deleted
+
+    def uninstall_report(self, jobs_file: Path) -> ApplyReport:
         """Stop the watcher first (a save must not re-install what goes), then remove every unit made
-        from jobs_file; other user spaces' units stay."""
+        from jobs_file, stopping the runs going; other user spaces' units stay."""
         files = read_installed(self.unit_dir, jobs_file).managed
         if not files:
-            return []
+            return ApplyReport("systemd", [])
         for unit in (render.SYNC_PATH_UNIT, render.SYNC_SERVICE_UNIT):
             if unit in files:
                 self.manager.stop(unit)
         ids = sorted({unit_job_id(name) for name in files})
         plan = Plan("systemd", [JobPlan(i, None, "delete", None) for i in ids], deletes=sorted(files))
-        return self.carry_out(plan).files_deleted
+        return self.carry_out(plan)
 
     def schedule_facts(self, jobs: Sequence[AnyJob], installed: set[str]) -> dict[str, dict[str, Any]]:
         """Per job id: the next run, as the manager will start it (the last run is cronsync's own log's)."""
@@ -190,10 +194,18 @@ class SystemdBackend:
         return state.exit_status  # exec's exit code: the job's status (see `cronsync exec`)
 
     def _delete_units(self, deletes: list[str], report: ApplyReport) -> None:
-        """Removed jobs: stop while their files still exist, forget failures, unlink from timers.target."""
-        for unit in sorted(deletes, key=lambda name: not name.endswith((".timer", ".path"))):
-            self.manager.stop(unit)
-            self.manager.reset_failed(unit)
+        """Removed jobs: stop while their files still exist (timers first, then the services: a run still
+        going is stopped, and waited for), forget failures, unlink from timers.target."""
+        services = [
+            name for name in deletes if name.endswith(".service") and name != render.SYNC_SERVICE_UNIT
+        ]
+        running = [
+            s.name for s in self.manager.states(services).values() if s.active_state in systemd.BUSY_STATES
+        ]
+        report.stopped_runs = sorted(unit_job_id(name) for name in running)
+        systemd.stop_and_reset(
+            self.manager, sorted(deletes, key=lambda name: not name.endswith((".timer", ".path")))
+        )
         self.manager.disable([u for u in deletes if u.endswith((".timer", ".path"))])
         for index, unit in enumerate(deletes):
             debug_pause(f"unlink:{index}")
@@ -258,7 +270,12 @@ def _start_and_verify(
             return state.active_state == "inactive"
         if state.name == render.SYNC_PATH_UNIT or job.is_reboot:
             return state.loaded and state.active_state == "active"
-        return state.loaded and state.active_state == "active" and state.next_elapse_usec > 0
+        # a timer whose run is going has no next elapse until the run ends: it is healthy
+        return (
+            state.loaded
+            and state.active_state == "active"
+            and (state.next_elapse_usec > 0 or _running(state))
+        )
 
     # states were read after the reload: only the units acted on (or not ready yet) are read again
     final = {unit: states[unit] for unit in wanted}
@@ -275,9 +292,17 @@ def _start_and_verify(
             detail += f"; see: systemctl --user status {unit}"
         elif not job.enabled:
             detail = "disabled: timer stopped"
+        elif _running(state) and not state.next_elapse_usec:
+            detail = "running now; its next run is set when this one ends"
         else:
             detail = "ok"
         report.jobs.append(JobReport(job.job_id, job.name, job.action, ok, detail, state.next_elapse_usec))
     for job in plan.jobs:
         if job.action == "delete":
-            report.jobs.append(JobReport(job.job_id, None, "delete", True, "removed"))
+            detail = "its running run was stopped" if job.job_id in report.stopped_runs else "removed"
+            report.jobs.append(JobReport(job.job_id, None, "delete", True, detail))
+
+
+def _running(timer: systemd.UnitState) -> bool:
+    """Whether the timer's service is running the run the timer started."""
+    return timer.sub_state == "running"
