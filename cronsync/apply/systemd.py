@@ -255,6 +255,10 @@ def _start_and_verify(
             if active:
                 manager.stop(unit)
                 acted.append(unit)
+        elif job.is_reboot:
+            # enabled only: timers.target starts it when the user manager starts. A timer started now
+            # counts OnStartupSec= from a start-up long past, so it would fire now.
+            continue
         elif not active:
             manager.start(unit)
             acted.append(unit)
@@ -268,7 +272,9 @@ def _start_and_verify(
         job = wanted[state.name]
         if not job.enabled:
             return state.active_state == "inactive"
-        if state.name == render.SYNC_PATH_UNIT or job.is_reboot:
+        if job.is_reboot:
+            return state.loaded and state.active_state != "failed"
+        if state.name == render.SYNC_PATH_UNIT:
             return state.loaded and state.active_state == "active"
         # a timer whose run is going has no next elapse until the run ends: it is healthy
         return (
@@ -292,6 +298,8 @@ def _start_and_verify(
             detail += f"; see: systemctl --user status {unit}"
         elif not job.enabled:
             detail = "disabled: timer stopped"
+        elif job.is_reboot:
+            detail = "runs when the user manager starts"
         elif _running(state) and not state.next_elapse_usec:
             detail = "running now; its next run is set when this one ends"
         else:
