@@ -80,6 +80,7 @@ class Manager(Protocol):
     def reset_failed(self, unit: str) -> None: ...
     def states(self, units: Sequence[str], *, history: bool = False) -> dict[str, UnitState]: ...
     def units_loaded_usec(self) -> int: ...
+    def unit_path(self) -> list[str] | None: ...
 
 
 def private_socket() -> Path | None:
@@ -220,6 +221,14 @@ class DBusManager:
             raise SystemdError(f"reading when the manager last loaded its units: {exc}") from None
         return 0
 
+    def unit_path(self) -> list[str] | None:
+        """The folders the manager loads units from (its UnitPath property); None when it cannot tell."""
+        try:
+            value = self._get(MANAGER_PATH, MANAGER_IFACE, b"UnitPath")
+        except Exception:  # pystemd raises its own DBusError family; an old manager lacks the property
+            return None
+        return [_text(folder) for folder in value] if isinstance(value, list | tuple) else None
+
 
 class SystemctlManager:
     """The manager through `systemctl --user`, for machines without pystemd."""
@@ -285,6 +294,14 @@ class SystemctlManager:
         return _parse_show_time(values.get("UnitsLoadTimestamp", "")) or _parse_show_time(
             values.get("UnitsLoadStartTimestamp", "")
         )
+
+    def unit_path(self) -> list[str] | None:
+        try:
+            out = self._run("show", "--property=UnitPath", "--value")
+        except SystemdError:
+            return None
+        # one line, the folders joined by spaces: each starts with "/" (a folder holding " /" is split)
+        return re.split(r" (?=/)", out.strip()) if out.strip() else None
 
 
 def _parse_show_time(value: str) -> int:

@@ -52,6 +52,10 @@ if TYPE_CHECKING:
     from cronsync.config import AnyJob, Config
 
 
+class UnitDirNotSearched(CronsyncError):
+    """The unit directory this process would write is not one the user manager loads units from."""
+
+
 class SystemdBackend:
     name: BackendName = "systemd"
 
@@ -86,6 +90,7 @@ class SystemdBackend:
         """Write and delete unit files, enable, reload once if needed, start, and check every timer."""
         report = ApplyReport("systemd", [])
         unit_dir, manager = self.unit_dir, self.manager
+        check_searched(manager, unit_dir)
         remove_stale_temp_files(unit_dir)
         if plan.writes or plan.deletes:
             check_writable(unit_dir)
@@ -234,6 +239,33 @@ class SystemdBackend:
             except FileNotFoundError:
                 continue
         return False
+
+
+def check_searched(manager: systemd.Manager, unit_dir: Path) -> None:
+    """Refuse, before anything changes, a unit directory the user manager does not load units from: this
+    shell's XDG_CONFIG_HOME differs from the manager's (a `sudo -E`, `su`, or a shell that set it after
+    the manager started), so units written here would never be seen."""
+    searched = manager.unit_path()
+    if not searched or str(unit_dir) in searched:
+        return
+    real = os.path.realpath(unit_dir)
+    if any(os.path.realpath(folder) == real for folder in searched):
+        return
+    # the manager's own $XDG_CONFIG_HOME/systemd/user is the folder listed with its `.control` sibling
+    theirs = next((folder for folder in searched if f"{folder}.control" in searched), None)
+    shell = os.environ.get("XDG_CONFIG_HOME")
+    here = f"$XDG_CONFIG_HOME={shell}" if shell else "$XDG_CONFIG_HOME unset (so ~/.config)"
+    if theirs is None:
+        where = f"it loads units from: {', '.join(searched)}"
+        fix = "run cronsync with the XDG_CONFIG_HOME the user manager has"
+    else:
+        where = f"it loads your units from {theirs}"
+        manager_home = str(Path(theirs).parent.parent)
+        fix = f"run cronsync with XDG_CONFIG_HOME={manager_home}"
+    raise UnitDirNotSearched(
+        f"units would go to {unit_dir} (this shell has {here}), but the systemd user manager does not look "
+        f"there: {where}; its XDG_CONFIG_HOME differs from this shell's. Nothing was changed. Fix: {fix}"
+    )
 
 
 def _scheduling_units(plan: Plan) -> list[str]:

@@ -8,6 +8,7 @@ import os
 import shlex
 import shutil
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Literal
 
 import click
@@ -16,6 +17,7 @@ from cronsync import CronsyncError
 from cronsync.adapters import crontab, systemd
 from cronsync.apply.crontab import CrontabBackend
 from cronsync.apply.engine import installed_backend, make_plan
+from cronsync.apply.systemd import UnitDirNotSearched, check_searched
 from cronsync.apply.unitfiles import managed_unit_files
 from cronsync.commands.common import JSON_OPTION, user_space
 from cronsync.config import load_config
@@ -58,6 +60,8 @@ def run_checks(space: UserSpace) -> list[Finding]:
     uses_crontab = CrontabBackend().holds_schedules(space.jobs_file)
     manager = systemd.connect()
     findings = [_manager_finding(manager, user, required=bool(units) or not uses_crontab)]
+    if manager is not None:
+        findings.append(_unit_dir_finding(manager, unit_dir))
     findings.append(_linger_finding(user))
     if uses_crontab or manager is None:
         findings.append(_cron_finding(required=uses_crontab))
@@ -65,6 +69,16 @@ def run_checks(space: UserSpace) -> list[Finding]:
     findings.extend(_script_findings(space))
     findings.append(_sync_finding(space, manager, uses_crontab))
     return findings
+
+
+def _unit_dir_finding(manager: systemd.Manager, unit_dir: Path) -> Finding:
+    """Whether the user manager loads units from the folder apply writes them to."""
+    try:
+        check_searched(manager, unit_dir)
+    except UnitDirNotSearched as exc:
+        message, _, fix = str(exc).partition(" Fix: ")
+        return Finding("unit directory", "error", message, fix or None)
+    return Finding("unit directory", "ok", f"the user manager loads units from {unit_dir}")
 
 
 def _manager_finding(manager: systemd.Manager | None, user: str, required: bool) -> Finding:
