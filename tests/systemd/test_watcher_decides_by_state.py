@@ -41,3 +41,44 @@ def test_a_save_of_the_same_bytes_installs_what_the_last_one_could_not(
     assert wait_for(lambda: active(systemd_user, "cronsync-later.timer"), timeout=20), systemd_user.journal(
         "cronsync-sync"
     )
+
+
+def watched(manager: UserManager) -> str:
+    """What the watcher's path unit watches: `systemctl show` prints one Paths= line per path."""
+    return manager.systemctl("show", "cronsync-sync.path", "--property=Paths").stdout
+
+
+def link(path: Path, target: Path) -> None:
+    """Point the symlink at path to target in one rename, as `ln -sfn` or a dotfiles manager does."""
+    temp = path.with_name(f".{path.name}.link")
+    temp.symlink_to(target)
+    os.rename(temp, path)
+
+
+def test_a_symlinked_jobs_json_is_watched_where_it_really_lives(
+    systemd_user: UserManager, user_dir: Path, tmp_path: Path
+) -> None:
+    jobs_file = user_dir / "config" / "jobs.json"
+    dotfiles, moved = tmp_path / "dotfiles", tmp_path / "moved-dotfiles"
+    dotfiles.mkdir()
+    moved.mkdir()
+    jobs = jobs_of(user_dir)
+    jobs_file.rename(dotfiles / "jobs.json")
+    jobs_file.symlink_to(dotfiles / "jobs.json")
+    apply_json(user_dir)
+    assert f"{dotfiles} (PathChanged)" in watched(systemd_user), watched(systemd_user)
+
+    save(dotfiles / "jobs.json", [*jobs, script_job("Edited In Dotfiles", "clean_tmp.py")])
+    assert wait_for(lambda: active(systemd_user, "cronsync-edited-in-dotfiles.timer"), timeout=20), (
+        systemd_user.journal("cronsync-sync")
+    )
+
+    (moved / "jobs.json").write_text(json.dumps([*jobs, script_job("Moved", "clean_tmp.py")]))
+    link(jobs_file, moved / "jobs.json")  # the link now points elsewhere: the watcher re-points itself
+    assert wait_for(lambda: active(systemd_user, "cronsync-moved.timer"), timeout=20)
+    assert wait_for(lambda: f"{moved} (PathChanged)" in watched(systemd_user), timeout=10)
+    assert str(dotfiles) not in watched(systemd_user)
+    save(moved / "jobs.json", [*jobs, script_job("Edited After The Move", "clean_tmp.py")])
+    assert wait_for(lambda: active(systemd_user, "cronsync-edited-after-the-move.timer"), timeout=20), (
+        systemd_user.journal("cronsync-sync")
+    )
