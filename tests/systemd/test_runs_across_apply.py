@@ -56,6 +56,7 @@ def test_apply_while_a_run_goes_succeeds_and_keeps_its_state(
 
     jobs = json.loads((user / "config" / "jobs.json").read_text())
     jobs[0]["cron"] = "30 4 * * *"  # an update of the running job's timer
+    systemd_user.systemctl("stop", "cronsync-sync.path")  # the apply above started the watcher again
     write_jobs(user, jobs)
     updated = apply_json(user)
     slow = next(job for job in updated["jobs"] if job["id"] == "slow")
