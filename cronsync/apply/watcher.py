@@ -52,11 +52,10 @@ def watcher_apply(space: UserSpace) -> ApplyReport | None:
         watcher = managed_text(backend.unit_dir / render.SYNC_PATH_UNIT)
         if watcher is None or render.marker_jobs_file(watcher) != str(space.jobs_file):
             return None  # uninstalled meanwhile (and perhaps another space's watcher in its place)
-        sources = read_sources_quietly(space)
+        sources = read_sources_quietly(space)  # a save landing after this starts another watcher apply
         try:
             report = apply_locked(space, backend)[1]
         except InvalidInput as exc:
-            # a save landing after this read starts another watcher apply, which sees it
             read = b"\0".join(part or b"" for part in sources) if sources is not None else b""
             digest = sha256(read + b"\0" + str(exc).encode())
             if watcher_reported(space) == digest:

@@ -59,9 +59,10 @@ def run_checks(space: UserSpace) -> list[Finding]:
     units = managed_unit_files(unit_dir, space.jobs_file)  # this user space's, not another's
     uses_crontab = CrontabBackend().holds_schedules(space.jobs_file)
     manager = systemd.connect()
-    findings = [_manager_finding(manager, user, required=bool(units) or not uses_crontab)]
+    uses_systemd = bool(units) or not uses_crontab
+    findings = [_manager_finding(manager, user, required=uses_systemd)]
     if manager is not None:
-        findings.append(_unit_dir_finding(manager, unit_dir))
+        findings.append(_unit_dir_finding(manager, unit_dir, required=uses_systemd))
     findings.append(_linger_finding(user))
     if uses_crontab or manager is None:
         findings.append(_cron_finding(required=uses_crontab))
@@ -71,13 +72,13 @@ def run_checks(space: UserSpace) -> list[Finding]:
     return findings
 
 
-def _unit_dir_finding(manager: systemd.Manager, unit_dir: Path) -> Finding:
+def _unit_dir_finding(manager: systemd.Manager, unit_dir: Path, required: bool) -> Finding:
     """Whether the user manager loads units from the folder apply writes them to."""
     try:
         check_searched(manager, unit_dir)
     except UnitDirNotSearched as exc:
         message, _, fix = str(exc).partition(" Fix: ")
-        return Finding("unit directory", "error", message, fix or None)
+        return Finding("unit directory", "error" if required else "warning", message, fix or None)
     return Finding("unit directory", "ok", f"the user manager loads units from {unit_dir}")
 
 

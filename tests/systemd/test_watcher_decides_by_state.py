@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tests.support.cli import apply_json
+from tests.support.cli import apply_json, cronsync
 from tests.support.exectools import script_job
 from tests.support.harness import UserManager, wait_for
 from tests.support.userspaces import jobs_of
@@ -46,6 +46,24 @@ def test_a_save_of_the_same_bytes_installs_what_the_last_one_could_not(
 def watched(manager: UserManager) -> str:
     """What the watcher's path unit watches: `systemctl show` prints one Paths= line per path."""
     return manager.systemctl("show", "cronsync-sync.path", "--property=Paths").stdout
+
+
+def test_the_watchers_apply_reports_the_same_errors_once_and_then_applies_the_same_bytes(
+    systemd_user: UserManager, user_dir: Path
+) -> None:
+    apply_json(user_dir)
+    systemd_user.systemctl("stop", "cronsync-sync.path")  # this test plays the watcher's applies itself
+    save(user_dir / "config" / "jobs.json", [*jobs_of(user_dir), script_job("Later", "later.sh")])
+    first = cronsync("apply", "--from-watcher", user_dir=user_dir)
+    assert first.returncode == 1 and "later.sh" in first.stderr, first.stdout + first.stderr
+    again = cronsync("apply", "--from-watcher", user_dir=user_dir)  # a burst: the same bytes, the same errors
+    assert again.returncode == 0 and again.stdout + again.stderr == "", again.stdout + again.stderr
+    script = user_dir / "scripts" / "later.sh"
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    fixed = cronsync("apply", "--from-watcher", user_dir=user_dir)  # the same bytes, valid now
+    assert fixed.returncode == 0 and "created    later" in fixed.stdout, fixed.stdout + fixed.stderr
+    assert active(systemd_user, "cronsync-later.timer")
 
 
 def link(path: Path, target: Path) -> None:
