@@ -111,6 +111,7 @@ def test_an_edited_job_is_the_only_one_validated_and_rendered(
     systemd_user: UserManager, user_dir: Path
 ) -> None:
     apply_json(user_dir)
+    systemd_user.systemctl("stop", "cronsync-sync.path")  # this apply, not the watcher's, is under test
     edit_clean(user_dir, cron="0 1 * * 0", timeout="5m")
     report, _, rendered = probed_apply(user_dir)
     assert rendered == ["clean-temp-files"]
@@ -130,6 +131,7 @@ def test_a_renamed_job_is_rendered_and_its_old_units_removed(
     systemd_user: UserManager, user_dir: Path
 ) -> None:
     apply_json(user_dir)
+    systemd_user.systemctl("stop", "cronsync-sync.path")  # this apply, not the watcher's, is under test
     edit_clean(user_dir, name="Tidy Temp Files")
     report, _, rendered = probed_apply(user_dir)
     assert rendered == ["tidy-temp-files"]
@@ -144,6 +146,7 @@ def test_a_removed_job_needs_no_rendering_and_leaves_exec_a_current_compiled_jso
     systemd_user: UserManager, user_dir: Path
 ) -> None:
     apply_json(user_dir)
+    systemd_user.systemctl("stop", "cronsync-sync.path")  # this apply, not the watcher's, is under test
     write_jobs(user_dir, jobs_of(user_dir)[:1])
     report, _, rendered = probed_apply(user_dir)
     assert rendered == [] and report["ok"]
@@ -154,6 +157,7 @@ def test_a_removed_job_needs_no_rendering_and_leaves_exec_a_current_compiled_jso
 
 def test_changed_settings_validate_and_render_every_job(systemd_user: UserManager, user_dir: Path) -> None:
     apply_json(user_dir)
+    systemd_user.systemctl("stop", "cronsync-sync.path")  # this apply, not the watcher's, is under test
     settings = user_dir / "config" / "settings.json"
     settings.write_text(settings.read_text() + "\n")
     assert probed_apply(user_dir).rendered == BOTH
