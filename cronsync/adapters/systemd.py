@@ -38,6 +38,10 @@ TIME_PROPERTIES = (
 )
 _SHOW_TIME = re.compile(r"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})(?:\.(\d+))? UTC")
 SERVICE_PROPERTIES = ("Result", "ExecMainStartTimestamp", "ExecMainExitTimestamp", "ExecMainStatus")
+# A unit in one of these states has processes or a job under way (a oneshot service runs while activating).
+BUSY_STATES = ("active", "activating", "deactivating", "reloading")
+# How long a stop may take: past systemd's default TimeoutStopSec (90 s), after which it SIGKILLs the run.
+STOP_TIMEOUT_SECONDS = 120.0
 
 
 class SystemdError(CronsyncError):
@@ -76,6 +80,7 @@ class Manager(Protocol):
     def reset_failed(self, unit: str) -> None: ...
     def states(self, units: Sequence[str], *, history: bool = False) -> dict[str, UnitState]: ...
     def units_loaded_usec(self) -> int: ...
+    def unit_path(self) -> list[str] | None: ...
 
 
 def private_socket() -> Path | None:
@@ -216,6 +221,14 @@ class DBusManager:
             raise SystemdError(f"reading when the manager last loaded its units: {exc}") from None
         return 0
 
+    def unit_path(self) -> list[str] | None:
+        """The folders the manager loads units from (its UnitPath property); None when it cannot tell."""
+        try:
+            value = self._get(MANAGER_PATH, MANAGER_IFACE, b"UnitPath")
+        except Exception:  # pystemd raises its own DBusError family; an old manager lacks the property
+            return None
+        return [_text(folder) for folder in value] if isinstance(value, list | tuple) else None
+
 
 class SystemctlManager:
     """The manager through `systemctl --user`, for machines without pystemd."""
@@ -281,6 +294,14 @@ class SystemctlManager:
         return _parse_show_time(values.get("UnitsLoadTimestamp", "")) or _parse_show_time(
             values.get("UnitsLoadStartTimestamp", "")
         )
+
+    def unit_path(self) -> list[str] | None:
+        try:
+            out = self._run("show", "--property=UnitPath", "--value")
+        except SystemdError:
+            return None
+        # one line, the folders joined by spaces: each starts with "/" (a folder holding " /" is split)
+        return re.split(r" (?=/)", out.strip()) if out.strip() else None
 
 
 def _parse_show_time(value: str) -> int:
@@ -349,6 +370,17 @@ def wait_for(
         states.update(manager.states(pending))
         pending = [name for name in pending if not ready(states[name])]
     return states
+
+
+def stop_and_reset(manager: Manager, units: Sequence[str]) -> None:
+    """Stop units, wait until every stop has finished (a service's run ends only when its processes have),
+    then forget their failures: a unit reset before its stop is done ends up failed, and once its file is
+    gone, failed and not-found."""
+    for unit in units:
+        manager.stop(unit)
+    wait_for(manager, units, lambda s: s.active_state in ("inactive", "failed"), STOP_TIMEOUT_SECONDS)
+    for unit in units:
+        manager.reset_failed(unit)
 
 
 def lingering(user: str) -> bool | None:

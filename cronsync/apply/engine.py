@@ -123,8 +123,8 @@ def installed_backend(requested: str, space: UserSpace) -> Backend:
 
 def uninstall_everywhere(requested: str, space: UserSpace) -> dict[str, list[str]]:
     """`cronsync uninstall`: this user space's units (`auto`, `systemd`) and crontab block (`auto`,
-    `crontab`); other spaces' schedules stay."""
-    removed: dict[str, list[str]] = {"units": [], "crontab_entries": []}
+    `crontab`); other spaces' schedules stay. A run going under systemd is stopped (`stopped_runs`)."""
+    removed: dict[str, list[str]] = {"units": [], "crontab_entries": [], "stopped_runs": []}
     unit_dir = systemd_user_unit_dir()
     if requested in ("auto", "systemd") and managed_unit_files(unit_dir, space.jobs_file):
         manager = systemd.connect()
@@ -133,7 +133,8 @@ def uninstall_everywhere(requested: str, space: UserSpace) -> dict[str, list[str
                 "cronsync units of this user space are installed but no systemd user manager answers; "
                 "run `cronsync doctor`"
             )
-        removed["units"] = SystemdBackend(manager, unit_dir).uninstall(space.jobs_file)
+        report = SystemdBackend(manager, unit_dir).uninstall_report(space.jobs_file)
+        removed["units"], removed["stopped_runs"] = report.files_deleted, report.stopped_runs
     crontab = CrontabBackend()
     if requested == "crontab" or (requested == "auto" and crontab.holds_schedules(space.jobs_file)):
         removed["crontab_entries"] = crontab.uninstall(space.jobs_file)

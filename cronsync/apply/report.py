@@ -45,6 +45,7 @@ class ApplyReport:
     files_deleted: list[str] = field(default_factory=list)
     reloaded: bool = False
     warnings: list[str] = field(default_factory=list)
+    stopped_runs: list[str] = field(default_factory=list)  # removed jobs whose running run was stopped
 
     @property
     def ok(self) -> bool:
@@ -66,4 +67,5 @@ class ApplyReport:
             "files_deleted": self.files_deleted,
             "jobs": [job.to_json() for job in self.jobs],
             "warnings": self.warnings,
+            "stopped_runs": self.stopped_runs,
         }

@@ -56,6 +56,10 @@ def systemd_problems(config: Config) -> list[Problem]:
     return installation_problems(config)
 
 
+class UnitDirNotSearched(CronsyncError):
+    """The unit directory this process would write is not one the user manager loads units from."""
+
+
 class SystemdBackend:
     name: BackendName = "systemd"
 
@@ -89,6 +93,7 @@ class SystemdBackend:
         """Write and delete unit files, enable, reload once if needed, start, and check every timer."""
         report = ApplyReport("systemd", [])
         unit_dir, manager = self.unit_dir, self.manager
+        check_searched(manager, unit_dir)
         remove_stale_temp_files(unit_dir)
         if plan.writes or plan.deletes:
             check_writable(unit_dir)
@@ -133,17 +138,21 @@ class SystemdBackend:
         return report
 
     def uninstall(self, jobs_file: Path) -> list[str]:
+        """Remove every unit made from jobs_file (see uninstall_report): the files removed."""
+        return self.uninstall_report(jobs_file).files_deleted
+
+    def uninstall_report(self, jobs_file: Path) -> ApplyReport:
         """Stop the watcher first (a save must not re-install what goes), then remove every unit made
-        from jobs_file; other user spaces' units stay."""
+        from jobs_file, stopping the runs going; other user spaces' units stay."""
         files = read_installed(self.unit_dir, jobs_file).managed
         if not files:
-            return []
+            return ApplyReport("systemd", [])
         for unit in (render.SYNC_PATH_UNIT, render.SYNC_SERVICE_UNIT):
             if unit in files:
                 self.manager.stop(unit)
         ids = sorted({unit_job_id(name) for name in files})
         plan = Plan("systemd", [JobPlan(i, None, "delete", None) for i in ids], deletes=sorted(files))
-        return self.carry_out(plan).files_deleted
+        return self.carry_out(plan)
 
     def schedule_facts(self, jobs: Sequence[AnyJob], installed: set[str]) -> dict[str, dict[str, Any]]:
         """Per job id: the next run, as the manager will start it (the last run is cronsync's own log's)."""
@@ -193,10 +202,18 @@ class SystemdBackend:
         return state.exit_status  # exec's exit code: the job's status (see `cronsync exec`)
 
     def _delete_units(self, deletes: list[str], report: ApplyReport) -> None:
-        """Removed jobs: stop while their files still exist, forget failures, unlink from timers.target."""
-        for unit in sorted(deletes, key=lambda name: not name.endswith((".timer", ".path"))):
-            self.manager.stop(unit)
-            self.manager.reset_failed(unit)
+        """Removed jobs: stop while their files still exist (timers first, then the services: a run still
+        going is stopped, and waited for), forget failures, unlink from timers.target."""
+        services = [
+            name for name in deletes if name.endswith(".service") and name != render.SYNC_SERVICE_UNIT
+        ]
+        running = [
+            s.name for s in self.manager.states(services).values() if s.active_state in systemd.BUSY_STATES
+        ]
+        report.stopped_runs = sorted(unit_job_id(name) for name in running)
+        systemd.stop_and_reset(
+            self.manager, sorted(deletes, key=lambda name: not name.endswith((".timer", ".path")))
+        )
         self.manager.disable([u for u in deletes if u.endswith((".timer", ".path"))])
         for index, unit in enumerate(deletes):
             debug_pause(f"unlink:{index}")
@@ -227,6 +244,33 @@ class SystemdBackend:
         return False
 
 
+def check_searched(manager: systemd.Manager, unit_dir: Path) -> None:
+    """Refuse, before anything changes, a unit directory the user manager does not load units from: this
+    shell's XDG_CONFIG_HOME differs from the manager's (a `sudo -E`, `su`, or a shell that set it after
+    the manager started), so units written here would never be seen."""
+    searched = manager.unit_path()
+    if not searched or str(unit_dir) in searched:
+        return
+    real = os.path.realpath(unit_dir)
+    if any(os.path.realpath(folder) == real for folder in searched):
+        return
+    # the manager's own $XDG_CONFIG_HOME/systemd/user is the folder listed with its `.control` sibling
+    theirs = next((folder for folder in searched if f"{folder}.control" in searched), None)
+    shell = os.environ.get("XDG_CONFIG_HOME")
+    here = f"$XDG_CONFIG_HOME={shell}" if shell else "$XDG_CONFIG_HOME unset (so ~/.config)"
+    if theirs is None:
+        where = f"it loads units from: {', '.join(searched)}"
+        fix = "run cronsync with the XDG_CONFIG_HOME the user manager has"
+    else:
+        where = f"it loads your units from {theirs}"
+        manager_home = str(Path(theirs).parent.parent)
+        fix = f"run cronsync with XDG_CONFIG_HOME={manager_home}"
+    raise UnitDirNotSearched(
+        f"units would go to {unit_dir} (this shell has {here}), but the systemd user manager does not look "
+        f"there: {where}; its XDG_CONFIG_HOME differs from this shell's. Nothing was changed. Fix: {fix}"
+    )
+
+
 def _scheduling_units(plan: Plan) -> list[str]:
     """The units that schedule: each job's timer and the watcher's path unit."""
     return [scheduling_unit(job.job_id) for job in plan.jobs if job.action != "delete"]
@@ -246,6 +290,10 @@ def _start_and_verify(
             if active:
                 manager.stop(unit)
                 acted.append(unit)
+        elif job.is_reboot:
+            # enabled only: timers.target starts it when the user manager starts. A timer started now
+            # counts OnStartupSec= from a start-up long past, so it would fire now.
+            continue
         elif not active:
             manager.start(unit)
             acted.append(unit)
@@ -259,9 +307,16 @@ def _start_and_verify(
         job = wanted[state.name]
         if not job.enabled:
             return state.active_state == "inactive"
-        if state.name == render.SYNC_PATH_UNIT or job.is_reboot:
+        if job.is_reboot:
+            return state.loaded and state.active_state != "failed"
+        if state.name == render.SYNC_PATH_UNIT:
             return state.loaded and state.active_state == "active"
-        return state.loaded and state.active_state == "active" and state.next_elapse_usec > 0
+        # a timer whose run is going has no next elapse until the run ends: it is healthy
+        return (
+            state.loaded
+            and state.active_state == "active"
+            and (state.next_elapse_usec > 0 or _running(state))
+        )
 
     # states were read after the reload: only the units acted on (or not ready yet) are read again
     final = {unit: states[unit] for unit in wanted}
@@ -278,9 +333,19 @@ def _start_and_verify(
             detail += f"; see: systemctl --user status {unit}"
         elif not job.enabled:
             detail = "disabled: timer stopped"
+        elif job.is_reboot:
+            detail = "runs when the user manager starts"
+        elif _running(state) and not state.next_elapse_usec:
+            detail = "running now; its next run is set when this one ends"
         else:
             detail = "ok"
         report.jobs.append(JobReport(job.job_id, job.name, job.action, ok, detail, state.next_elapse_usec))
     for job in plan.jobs:
         if job.action == "delete":
-            report.jobs.append(JobReport(job.job_id, None, "delete", True, "removed"))
+            detail = "its running run was stopped" if job.job_id in report.stopped_runs else "removed"
+            report.jobs.append(JobReport(job.job_id, None, "delete", True, detail))
+
+
+def _running(timer: systemd.UnitState) -> bool:
+    """Whether the timer's service is running the run the timer started."""
+    return timer.sub_state == "running"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import cronsync
@@ -31,7 +32,22 @@ def launcher_argv() -> tuple[str, ...]:
 def installation_target(space: UserSpace) -> render.Target:
     """The installed cronsync and the user space, as absolute paths."""
     systemd_run = shutil.which("systemd-run") or "/usr/bin/systemd-run"
-    return render.Target(launcher_argv(), space.root, space.jobs_file, os.path.abspath(systemd_run))
+    argv, systemd_run = launcher_argv(), os.path.abspath(systemd_run)
+    return render.Target(argv, space.root, space.jobs_file, systemd_run, linked_dirs(space))
+
+
+def linked_dirs(space: UserSpace) -> tuple[Path, ...]:
+    """The folders holding the files a symlinked jobs.json or settings.json points at, other than the
+    config folder: read on every apply, so a link pointed elsewhere re-points the watcher."""
+    config_dir = os.path.realpath(space.jobs_file.parent)
+    found: list[Path] = []
+    for path in (space.jobs_file, space.settings_file):
+        if not os.path.islink(path):
+            continue
+        folder = os.path.dirname(os.path.realpath(path))
+        if folder != config_dir and Path(folder) not in found:
+            found.append(Path(folder))
+    return tuple(found)
 
 
 def installation_problems(config: Config) -> list[Problem]:

@@ -18,7 +18,12 @@ from cronsync.apply.systemd import SystemdBackend
 from cronsync.apply.unitfiles import managed_text
 from cronsync.core import render
 from cronsync.core.errors import InvalidInput
-from cronsync.userspace.manifest import record_watcher_applied, sha256, watcher_applied
+from cronsync.userspace.manifest import (
+    forget_watcher_reported,
+    record_watcher_reported,
+    sha256,
+    watcher_reported,
+)
 from cronsync.userspace.paths import UserSpace
 
 # The watcher's apply reads jobs.json once it has been left alone this long, so that a burst of
@@ -31,8 +36,12 @@ SETTLE_MAX_SECONDS = 3.0
 def watcher_apply(space: UserSpace) -> ApplyReport | None:
     """The auto-sync apply: None when there is nothing to do.
 
-    Skipped when this space's watcher is gone (uninstall ran while this waited for the lock) or when the
-    watcher already handled these exact bytes (a burst of saves starts several of these).
+    What decides is whether what is installed matches jobs.json, never whether these bytes were seen
+    before: every save is applied (the fast path makes a save that changes nothing cheap), so a save
+    whose bytes equal an earlier one still installs what the earlier one could not (its script was
+    missing then, say). Skipped when this space's watcher is gone (uninstall ran while this waited for
+    the lock); quiet when the same bytes give the same errors as last time (a burst of saves starts
+    several of these: each error is reported once).
     """
     backend = choose_backend("systemd", space)
     assert isinstance(backend, SystemdBackend)  # choose_backend raises when no manager answers
@@ -43,19 +52,17 @@ def watcher_apply(space: UserSpace) -> ApplyReport | None:
         watcher = managed_text(backend.unit_dir / render.SYNC_PATH_UNIT)
         if watcher is None or render.marker_jobs_file(watcher) != str(space.jobs_file):
             return None  # uninstalled meanwhile (and perhaps another space's watcher in its place)
-        sources = read_sources_quietly(space)
-        if sources is None:
-            return apply_locked(space, backend)[1]  # it says what cannot be read
-        # a save landing after this read starts another watcher apply, which sees it
-        digest = sha256(b"\0".join(part or b"" for part in sources))
-        if watcher_applied(space) == digest:
-            return None
+        sources = read_sources_quietly(space)  # a save landing after this starts another watcher apply
         try:
             report = apply_locked(space, backend)[1]
-        except InvalidInput:
-            record_watcher_applied(space, digest)  # report these errors once, not once per save event
+        except InvalidInput as exc:
+            read = b"\0".join(part or b"" for part in sources) if sources is not None else b""
+            digest = sha256(read + b"\0" + str(exc).encode())
+            if watcher_reported(space) == digest:
+                return None
+            record_watcher_reported(space, digest)
             raise
-        record_watcher_applied(space, digest)  # only now: an apply killed half way is redone
+        forget_watcher_reported(space)
         return report
 
 

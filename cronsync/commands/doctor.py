@@ -8,6 +8,7 @@ import os
 import shlex
 import shutil
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Literal
 
 import click
@@ -16,6 +17,7 @@ from cronsync import CronsyncError
 from cronsync.adapters import crontab, systemd
 from cronsync.apply.crontab import CrontabBackend
 from cronsync.apply.engine import installed_backend, make_plan
+from cronsync.apply.systemd import UnitDirNotSearched, check_searched
 from cronsync.apply.unitfiles import managed_unit_files
 from cronsync.commands.common import JSON_OPTION, user_space
 from cronsync.config import load_config
@@ -63,7 +65,10 @@ def run_checks(space: UserSpace) -> list[Finding]:
     units = managed_unit_files(unit_dir, space.jobs_file)  # this user space's, not another's
     uses_crontab = CrontabBackend().holds_schedules(space.jobs_file)
     manager = systemd.connect()
-    findings = [_manager_finding(manager, user, required=bool(units) or not uses_crontab)]
+    uses_systemd = bool(units) or not uses_crontab
+    findings = [_manager_finding(manager, user, required=uses_systemd)]
+    if manager is not None:
+        findings.append(_unit_dir_finding(manager, unit_dir, required=uses_systemd))
     findings.append(_linger_finding(user))
     if uses_crontab or manager is None:
         findings.append(_cron_finding(required=uses_crontab))
@@ -72,6 +77,16 @@ def run_checks(space: UserSpace) -> list[Finding]:
     findings.extend(_script_findings(space, untrusted))
     findings.append(_sync_finding(space, manager, uses_crontab, untrusted))
     return findings
+
+
+def _unit_dir_finding(manager: systemd.Manager, unit_dir: Path, required: bool) -> Finding:
+    """Whether the user manager loads units from the folder apply writes them to."""
+    try:
+        check_searched(manager, unit_dir)
+    except UnitDirNotSearched as exc:
+        message, _, fix = str(exc).partition(" Fix: ")
+        return Finding("unit directory", "error" if required else "warning", message, fix or None)
+    return Finding("unit directory", "ok", f"the user manager loads units from {unit_dir}")
 
 
 def _manager_finding(manager: systemd.Manager | None, user: str, required: bool) -> Finding:

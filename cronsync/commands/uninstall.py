@@ -21,6 +21,8 @@ def command(ctx: click.Context, backend: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"ok": True, **removed}, indent=2))
         return
+    for job_id in removed["stopped_runs"]:
+        click.echo(f"stopped the running run of {job_id}")
     for unit in removed["units"]:
         click.echo(f"removed {unit}")
     for job_id in removed["crontab_entries"]:

@@ -44,6 +44,9 @@ class Target:
     user_dir: Path
     jobs_file: Path
     systemd_run: str = "/usr/bin/systemd-run"
+    # the folders, besides the config folder, that hold the real files behind a symlinked jobs.json or
+    # settings.json (a dotfiles repository): the watcher watches them too
+    linked_dirs: tuple[Path, ...] = ()
 
     def command(self, *args: str) -> list[str]:
         return [*self.cronsync_argv, "--user-dir", str(self.user_dir), *args]
@@ -247,6 +250,7 @@ def sync_units(target: Target, templates: Templates) -> dict[str, str]:
         marker=head,
         jobs_file_description=described,
         config_dir=systemd_plain_value(str(target.jobs_file.parent)),
+        linked_dirs=[systemd_plain_value(str(folder)) for folder in target.linked_dirs],
         service=SYNC_SERVICE_UNIT,
     )
     service = templates.render(

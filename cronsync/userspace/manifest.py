@@ -3,7 +3,8 @@
 `base` is a digest of every input of validating and rendering a job other than the job itself; per
 job, a digest of its JSON object with what planning needs of it; per unit file, the sha256 of its
 text; and the key of the compiled.json the apply left. See `cronsync.apply.fastpath` for its use.
-Also USER/state/watcher-applied: the digest of the jobs.json + settings.json the watcher last applied.
+Also USER/state/watcher-applied: the digest of the jobs.json + settings.json the watcher last found
+invalid and of the errors it reported then (so that a burst of saves reports them once).
 """
 
 from __future__ import annotations
@@ -80,13 +81,18 @@ def read_manifest(space: UserSpace) -> Manifest | None:
     return manifest
 
 
-def watcher_applied(space: UserSpace) -> str | None:
-    """The digest of the sources the watcher last applied (or reported errors for)."""
+def watcher_reported(space: UserSpace) -> str | None:
+    """The digest of the sources and errors the watcher last reported."""
     try:
         return space.watcher_state_file.read_text()
     except (OSError, UnicodeDecodeError):
         return None
 
 
-def record_watcher_applied(space: UserSpace, digest: str) -> None:
+def record_watcher_reported(space: UserSpace, digest: str) -> None:
     atomic_write(space.watcher_state_file, digest)
+
+
+def forget_watcher_reported(space: UserSpace) -> None:
+    with contextlib.suppress(OSError):
+        space.watcher_state_file.unlink()

@@ -201,7 +201,7 @@ class UserSpace:
 
     @property
     def watcher_state_file(self) -> Path:
-        """The hash of the jobs.json + settings.json bytes the auto-sync watcher last handled."""
+        """The digest of the jobs.json + settings.json bytes and errors the watcher last reported."""
         return self.root / WATCHER_STATE_FILE
 
     @property

@@ -12,6 +12,7 @@ from crontab import CronTab
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cronsync.apply import target
 from cronsync.apply.target import installation_target
 from cronsync.config import load_config
 from cronsync.core import render
@@ -121,6 +122,23 @@ def test_reboot_jobs_use_on_startup(tmp_path: Path) -> None:
     timer = directives(units["cronsync-job.timer"])
     assert ("OnStartupSec", "0") in timer
     assert not [k for k, _ in timer if k == "OnCalendar"]
+
+
+def test_the_watcher_watches_where_symlinked_config_really_lives(user_dir: Path, tmp_path: Path) -> None:
+    space = UserSpace(user_dir)
+    assert target.linked_dirs(space) == ()  # plain files: the config folder alone
+    dotfiles = tmp_path / "dot files"
+    dotfiles.mkdir()
+    space.jobs_file.rename(dotfiles / "jobs.json")
+    space.jobs_file.symlink_to(dotfiles / "jobs.json")
+    (user_dir / "config" / "local.json").write_text("{}")
+    space.settings_file.unlink()
+    space.settings_file.symlink_to("local.json")  # a link within the config folder adds nothing
+    found = installation_target(space)
+    assert found.linked_dirs == (dotfiles,)
+    path_unit = render.sync_units(found, TEMPLATES)[render.SYNC_PATH_UNIT]
+    watched = [line for line in path_unit.splitlines() if line.startswith("PathChanged=")]
+    assert watched == [f"PathChanged={user_dir / 'config'}", f"PathChanged={dotfiles}"]
 
 
 def test_units_pass_systemd_analyze_verify(user_dir: Path, tmp_path: Path) -> None:

@@ -237,6 +237,19 @@ class UserManager:
         )
         return [line for line in result.stdout.splitlines() if line and not line.startswith("-- ")]
 
+    def restart(self) -> None:
+        """Stop the manager and start a new one on the same home, config and runtime dir, as a new login
+        (or a boot) does: what its start pulls in (timers.target, paths.target) starts again."""
+        self.tree.stop()
+        for entry in self.runtime_dir.iterdir():  # the old manager's sockets
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+        log = self.tree.log_path.with_name(f"{self.tree.log_path.stem}-restarted.log")
+        self.tree = _start_namespaced(_USER_MANAGER_SCRIPT, self.env, log)
+        self._wait_ready()
+
     def stop(self) -> None:
         self.tree.stop()
         for path in self.extra_cleanup:
