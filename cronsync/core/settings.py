@@ -9,6 +9,7 @@ from pydantic import Field, TypeAdapter
 from cronsync.core.jobs import GatewayName, PositiveDuration, StrictModel, Text
 
 MiB = 1024 * 1024
+HOOK_TIMEOUT_SECONDS = 10
 
 
 class OpenAIBackend(StrictModel):
@@ -44,6 +45,10 @@ class LogSettings(StrictModel):
 class HookSettings(StrictModel):
     job_completed: list[Text] | None = Field(
         default=None, description="argv run with the event JSON on stdin"
+    )
+    timeout: PositiveDuration = Field(
+        default=HOOK_TIMEOUT_SECONDS,
+        description="stop a hook (its whole process group) that runs longer than this",
     )
 
 

@@ -43,6 +43,11 @@ def lock_name(job_id: str) -> str:
     return f"state/locks/{job_id}.lock"
 
 
+def processes_lock_name(job_id: str) -> str:
+    """Held through a descriptor the job's processes inherit: while any of them lives (cronsync exec)."""
+    return f"state/locks/{job_id}.processes.lock"
+
+
 def run_request_name(job_id: str) -> str:
     return f"state/run-requests/{job_id}"
 
