@@ -210,3 +210,14 @@ def _local_wall(epoch: float) -> Wall:
 
 def _clock(epoch: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(epoch))
+
+
+def wait_until_idle(space: UserSpace, job_id: str) -> None:
+    """Until no run of the job (nor a process left of one) holds its locks."""
+    for name in (lock_name(job_id), processes_lock_name(job_id)):
+        try:
+            fd = lock(space.path(name), read_only=True)
+        except OSError:
+            continue
+        if fd is not None:
+            os.close(fd)

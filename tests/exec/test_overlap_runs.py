@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cronsync.userspace.paths import UserSpace
 from tests.support.exectools import exec_argv, log_records, make_space, run_exec, script_job
 
 # Holds (the shell and a grandchild in the background) while the file `hold` exists; else returns at once.
@@ -241,3 +242,16 @@ def test_with_queue_the_time_that_fell_during_the_run_runs_right_after(tmp_path:
     slow.unlink()
     assert run_exec(user, "minutely", env=clock).returncode == 0
     assert [r["status"] for r in log_records(user)] == ["success", "success"]
+
+
+def test_a_stale_run_request_does_not_label_a_later_timer_run_manual(tmp_path: Path) -> None:
+    user = make_space(tmp_path, [script_job("Asked", "a.sh")], scripts={"a.sh": "#!/bin/sh\n"})
+    space = UserSpace(user)
+    space.request_manual_run("asked")
+    old = time.time() - 120  # left by a start that did not happen
+    os.utime(space.run_request_file("asked"), (old, old))
+    assert run_exec(user, "asked").returncode == 0
+    assert not space.run_request_file("asked").exists()
+    space.request_manual_run("asked")
+    assert run_exec(user, "asked").returncode == 0
+    assert [r["trigger"] for r in log_records(user)] == ["timer", "manual"]
