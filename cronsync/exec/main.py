@@ -44,8 +44,6 @@ if TYPE_CHECKING:
     from cronsync.userspace.compiled import Compiled
     from cronsync.userspace.paths import Signature
 
-WAIT_WORTH_LOGGING_SECONDS = 0.001  # taking a free lock takes microseconds; longer was a wait (queue)
-
 
 def fast_main(argv: list[str]) -> int | None:
     """argv: `[--user-dir DIR | --user-dir=DIR] exec <job> [--dry-run] [--trigger timer|manual]`; None
@@ -176,7 +174,7 @@ def run_job(run: Run, outcome: Outcome) -> JobLock | None:
         _skip(outcome, held)
         return None
     try:
-        if held.waited > WAIT_WORTH_LOGGING_SECONDS:  # the run itself starts now (overlap: queue)
+        if held.waited:  # the run itself starts now (overlap: queue)
             run.waited, run.started, run.clock = round(held.waited, 3), time.time(), time.monotonic()
         elif run.trigger == "timer" and run.job.get("overlap", "skip") == "skip":
             reason = overlap.missed_while_running(run.job, held.previous, time.time(), hook_seconds(run))

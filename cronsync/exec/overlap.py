@@ -78,12 +78,11 @@ class JobLock:
 
 def acquire(space: UserSpace, job_id: str, policy: str) -> JobLock | str:
     """The job's locks, or why this run is skipped (`overlap: skip` and a run still going)."""
-    began = time.monotonic()
-    run_fd = _take(space.path(lock_name(job_id)), policy, "the previous run is still running", False)
+    run_fd, waited = _take(space.path(lock_name(job_id)), policy, "the previous run is still running", False)
     if run_fd is None:
         return STILL_RUNNING
     try:
-        processes_fd = _take(
+        processes_fd, waited_too = _take(
             space.path(processes_lock_name(job_id)),
             policy,
             "processes of the previous run are still running",
@@ -95,18 +94,21 @@ def acquire(space: UserSpace, job_id: str, policy: str) -> JobLock | str:
     if processes_fd is None:
         os.close(run_fd)
         return PROCESSES_LEFT
-    return JobLock(run_fd, processes_fd, time.monotonic() - began)
+    return JobLock(run_fd, processes_fd, waited + waited_too)
 
 
-def _take(path: str, policy: str, busy: str, read_only: bool) -> int | None:
+def _take(path: str, policy: str, busy: str, read_only: bool) -> tuple[int | None, float]:
+    """The lock's fd (None: busy and the policy is skip) and how long this waited for it."""
     try:
         fd = lock(path, wait=False, read_only=read_only)
-        if fd is None and policy == "queue":
-            say(f"{busy}; waiting for it (overlap: queue)")
-            fd = lock(path, read_only=read_only)
+        if fd is not None or policy != "queue":
+            return fd, 0.0
+        say(f"{busy}; waiting for it (overlap: queue)")
+        began = time.monotonic()
+        fd = lock(path, read_only=read_only)
     except OSError as exc:
         raise ExecError(open_error(path, exc, "the lock")) from None
-    return fd
+    return fd, time.monotonic() - began
 
 
 def is_running(space: UserSpace, job_id: str) -> bool:
