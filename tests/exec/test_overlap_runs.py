@@ -86,7 +86,7 @@ def test_queue_after_a_killed_exec_waits_for_the_processes_and_logs_the_wait(tmp
     assert "waiting for it (overlap: queue)" in err
     (record,) = log_records(user)
     assert record["status"] == "success" and record["waited"] >= 1.0
-    assert record["duration"] < 1.0  # the run itself, not the wait
+    assert record["duration"] < record["waited"]  # the run itself, not the wait
 
 
 def test_a_queued_run_logs_its_wait_apart_from_its_start_and_duration(tmp_path: Path) -> None:
@@ -105,7 +105,7 @@ def test_a_queued_run_logs_its_wait_apart_from_its_start_and_duration(tmp_path: 
     assert second.returncode == 0
     ran, queued = log_records(user)
     assert "waited" not in ran
-    assert queued["waited"] >= 1.0 and queued["duration"] < 1.0
+    assert queued["waited"] >= 1.0 and queued["duration"] < queued["waited"]
     assert _epoch(queued["start"]) >= _epoch(ran["end"]) - 0.01  # it started when the other ended
 
 
@@ -127,7 +127,7 @@ def test_the_hook_runs_after_the_lock_is_released_and_is_stopped_at_its_timeout(
     assert second.returncode == 0, second.stderr  # not 75: the hook holds no lock
     _, err = first.communicate(timeout=30)
     assert first.returncode == 0
-    assert time.monotonic() - began < 10  # the 2 s timeout, not the hook's 300 s
+    assert time.monotonic() - began < 20  # the 2 s timeout, not the hook's 300 s
     assert "ran longer than 2s (hooks.timeout) and was stopped" in err.decode()
     assert _gone(int(child.read_text()))  # the hook's whole process group was stopped
     assert [r["status"] for r in log_records(user)] == ["success", "success"]
@@ -146,7 +146,7 @@ def test_a_skipped_run_waits_for_its_hook_no_longer_than_the_timeout(tmp_path: P
         began = time.monotonic()
         skipped = run_exec(user, "holds")
         assert skipped.returncode == 75
-        assert time.monotonic() - began < 8
+        assert time.monotonic() - began < 20  # its 1 s timeout, not 60 s
     finally:
         for pid in pids.read_text().split():
             _kill(int(pid))
@@ -207,27 +207,34 @@ def minute_space(tmp_path: Path, **job: Any) -> tuple[Path, Path]:
 
 
 def zone_with_a_minute_at(epoch: float) -> dict[str, str]:
-    """An environment whose local clock (TZ with an offset in seconds) starts a minute at `epoch`:
-    what a whole minute's wait would give, without the wait."""
+    """An environment whose local clock (TZ with an offset in seconds) starts a minute at `epoch` (a
+    whole second): what a whole minute's wait would give, without the wait."""
     offset = -int(epoch) % 60  # local = UTC + offset
     return {**os.environ, "TZ": f"CRS-00:00:{offset:02d}"}
+
+
+def a_minute_during_the_last_run(user: Path) -> dict[str, str]:
+    """A clock on which a scheduled minute began in the middle of the job's last run (3 s long)."""
+    last = log_records(user)[-1]
+    start, end = _epoch(last["start"]), _epoch(last["end"])
+    return zone_with_a_minute_at(int((start + end) / 2))
 
 
 def test_a_scheduled_time_that_fell_during_the_run_is_skipped_and_the_next_one_runs(
     tmp_path: Path,
 ) -> None:
     user, slow = minute_space(tmp_path)
-    clock = zone_with_a_minute_at(time.time() + 1.5)
-    assert run_exec(user, "minutely", env=clock).returncode == 0  # 3 s: a minute starts during it
+    assert run_exec(user, "minutely").returncode == 0  # 3 s
     slow.unlink()
-    refired = run_exec(user, "minutely", env=clock)  # as systemd starts it, as soon as it ended
+    clock = a_minute_during_the_last_run(user)
+    refired = run_exec(user, "minutely", env=clock)  # as systemd starts it, as soon as the run ended
     assert refired.returncode == 75, refired.stderr
     assert "fell while the previous run was still running" in refired.stderr
     again = run_exec(user, "minutely", "--trigger", "timer", env=clock)
     assert again.returncode == 75  # still that minute's: the skip did not count as a run
     ended = _epoch(log_records(user)[0]["end"])
-    next_minute = zone_with_a_minute_at(ended + 1)  # a minute started after the slow run ended
-    time.sleep(max(0.0, ended + 1.1 - time.time()))
+    next_minute = zone_with_a_minute_at(int(ended) + 1)  # a minute began after the slow run ended
+    time.sleep(max(0.0, int(ended) + 1.1 - time.time()))
     assert run_exec(user, "minutely", "--trigger", "timer", env=next_minute).returncode == 0
     assert run_exec(user, "minutely", "--trigger", "manual", env=clock).returncode == 0  # asked for
     records = log_records(user)
@@ -237,10 +244,9 @@ def test_a_scheduled_time_that_fell_during_the_run_is_skipped_and_the_next_one_r
 
 def test_with_queue_the_time_that_fell_during_the_run_runs_right_after(tmp_path: Path) -> None:
     user, slow = minute_space(tmp_path, overlap="queue")
-    clock = zone_with_a_minute_at(time.time() + 1.5)
-    assert run_exec(user, "minutely", env=clock).returncode == 0
+    assert run_exec(user, "minutely").returncode == 0
     slow.unlink()
-    assert run_exec(user, "minutely", env=clock).returncode == 0
+    assert run_exec(user, "minutely", env=a_minute_during_the_last_run(user)).returncode == 0
     assert [r["status"] for r in log_records(user)] == ["success", "success"]
 
 
