@@ -16,6 +16,7 @@ a skipped scheduled time is skipped there as it is under cron.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import time
 
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 REFIRE_MARGIN_SECONDS = 10.0
 HOOK_KILL_SECONDS = 7.0  # a hook past its timeout: the TERM-to-KILL grace and the output drain
 LONGEST_SCAN_MINUTES = 7 * 24 * 60
+JOB_FD_FLOOR = 100  # where the job's processes find the processes lock
 STILL_RUNNING = "skipped: the previous run is still running (overlap: skip)"
 PROCESSES_LEFT = (
     "skipped: processes of the previous run are still running although its cronsync exec has ended "
@@ -55,9 +57,18 @@ class JobLock:
         self.previous = _read_times(run_fd)
 
     def hand_to_job(self) -> None:
-        """From now on the processes exec starts inherit the processes lock (until `job_ended`)."""
-        if self.processes_fd is not None:
-            os.set_inheritable(self.processes_fd, True)
+        """From now on the processes exec starts inherit the processes lock (until `job_ended`), at a
+        descriptor number above those scripts use themselves (`exec 3>file` would close it)."""
+        if self.processes_fd is None:
+            return
+        try:
+            high = fcntl.fcntl(self.processes_fd, fcntl.F_DUPFD_CLOEXEC, JOB_FD_FLOOR)
+        except OSError:  # a very low limit on open files: keep the number it has
+            high = self.processes_fd
+        else:
+            os.close(self.processes_fd)
+            self.processes_fd = high
+        os.set_inheritable(high, True)
 
     def job_ended(self) -> None:
         """Exec lets go of its own copy: the lock now lives only as long as the job's processes."""
