@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 REFIRE_MARGIN_SECONDS = 10.0
 HOOK_KILL_SECONDS = 7.0  # a hook past its timeout: the TERM-to-KILL grace and the output drain
 LONGEST_SCAN_MINUTES = 7 * 24 * 60
+PROBE_SECONDS = 0.05  # a lock found held is tried once more after this, before the run is skipped
 JOB_FD_FLOOR = 100  # where the job's processes find the processes lock
 STILL_RUNNING = "skipped: the previous run is still running (overlap: skip)"
 PROCESSES_LEFT = (
@@ -112,6 +113,9 @@ def _take(path: str, policy: str, busy: str, read_only: bool) -> tuple[int | Non
     """The lock's fd (None: busy and the policy is skip) and how long this waited for it."""
     try:
         fd = lock(path, wait=False, read_only=read_only)
+        if fd is None and policy != "queue":
+            time.sleep(PROBE_SECONDS)  # `is_running` holds it for a moment: that is not a run
+            fd = lock(path, wait=False, read_only=read_only)
         if fd is not None or policy != "queue":
             return fd, 0.0
         say(f"{busy}; waiting for it (overlap: queue)")
@@ -123,8 +127,8 @@ def _take(path: str, policy: str, busy: str, read_only: bool) -> tuple[int | Non
 
 
 def is_running(space: UserSpace, job_id: str) -> bool:
-    """Whether a run of the job (or a process left of one) holds its locks. Takes each for a moment:
-    a run starting in that moment is told the previous one runs."""
+    """Whether a run of the job (or a process left of one) holds its locks. Takes each for a moment
+    (a run starting in that moment tries again after PROBE_SECONDS)."""
     for name in (lock_name(job_id), processes_lock_name(job_id)):
         try:
             fd = lock(space.path(name), wait=False, read_only=True)
