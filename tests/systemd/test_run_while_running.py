@@ -3,6 +3,8 @@ job's `overlap` says, and says so; no run request is left for a later timer run 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -69,3 +71,20 @@ def test_run_no_wait_while_running_with_queue_runs_it_when_the_run_ends(
     assert [first["trigger"], second["trigger"]] == ["manual", "manual"]
     assert second["start"] >= first["end"]
     assert not UserSpace(user).run_request_file("busy").exists()
+
+
+def test_run_while_running_with_queue_waits_then_runs_it_and_reports_it(
+    systemd_user: UserManager, tmp_path: Path
+) -> None:
+    user, hold, started = installed_holding_job(tmp_path, "queue")
+    start_first_run(user, started)
+    argv = [sys.executable, "-m", "cronsync", "--user-dir", str(user), "run", "busy"]
+    waiting = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1)
+    assert waiting.poll() is None and not started.exists()  # waiting, not beside the first
+    hold.unlink()
+    out, err = waiting.communicate(timeout=60)
+    assert waiting.returncode == 0, out + err
+    assert "busy is already running; overlap: queue: waiting for it to end" in out
+    assert "busy: success (exit 0)" in out  # the queued run's own result
+    assert [r["trigger"] for r in log_records(user)] == ["manual", "manual"]
