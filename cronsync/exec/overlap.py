@@ -6,7 +6,9 @@ Two locks per job, both flock(2) on files in `state/locks/`:
 - `<id>.processes.lock`, opened read-only and inheritable only while the job runs, so that every
   process of the run (grandchildren too) holds it and it lasts as long as any of them lives: when exec
   itself is SIGKILLed (by hand, under cron: no cgroup to stop the rest), the next run still finds the
-  run going. The job cannot write it; the hook and notifications run after it is closed.
+  run going. The job cannot write it nor reach exec's own lock (only a deliberate flock -u on its
+  descriptor, 100 or above, would let go early, and only of the part that outlives exec); the hook
+  and notifications run after it is closed.
 
 The next run skips (`overlap: skip`) or waits (`queue`) while either is held. Under systemd a timer that
 elapsed while its service ran starts the service again as soon as it ends: `missed_while_running`
@@ -37,7 +39,6 @@ if TYPE_CHECKING:
 # After a run ends systemd starts the re-fired run within moments; beyond the job's random delay and
 # accuracy, its hook and this margin, a start cannot be for a time that fell during the previous run.
 REFIRE_MARGIN_SECONDS = 10.0
-HOOK_KILL_SECONDS = 7.0  # a hook past its timeout: the TERM-to-KILL grace and the output drain
 LONGEST_SCAN_MINUTES = 7 * 24 * 60
 PROBE_SECONDS = 0.05  # a lock found held is tried once more after this, before the run is skipped
 JOB_FD_FLOOR = 100  # where the job's processes find the processes lock
