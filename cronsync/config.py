@@ -152,13 +152,35 @@ def load_config(space: UserSpace) -> Config:
     return config
 
 
+COMPUTED_KEYS = ("id", "fires")  # what compiled_job adds that jobs.json does not have
+
+
 def compiled_job(job: AnyJob) -> dict[str, Any]:
     """What `cronsync exec` needs of a job, as plain JSON: exec must not pay for importing pydantic."""
     data = job.model_dump(mode="json")
     data["id"] = job.id
     data["timeout"] = job.effective_timeout()
     data["notify"] = job.effective_notify().model_dump(mode="json")
+    data["fires"] = schedule_fields(job.cron)
     return data
+
+
+def schedule_fields(cron: str) -> dict[str, Any] | None:
+    """When the schedule fires, as exec matches it against a minute without a cron parser (the check
+    for a timer re-fired after a long run, exec/overlap.py); None for @reboot."""
+    from cronsync.core.schedule import parse
+
+    schedule = parse(cron)
+    if schedule.is_reboot:
+        return None
+    return {
+        "minutes": sorted(schedule.minutes),
+        "hours": sorted(schedule.hours),
+        "days": sorted(schedule.days),
+        "months": sorted(schedule.months),
+        "weekdays": sorted(schedule.weekdays),
+        "either_day": schedule.either_day,
+    }
 
 
 def write_compiled(config: Config) -> None:
@@ -186,7 +208,7 @@ def last_valid_config(space: UserSpace) -> Config | None:
             records, settings, key = compiled.records(), compiled.settings, compiled.key
         except CacheMiss:
             return None
-    data = [{k: v for k, v in record.items() if k != "id"} for record in records.values()]
+    data = [{k: v for k, v in record.items() if k not in COMPUTED_KEYS} for record in records.values()]
     jobs, problems = validate_jobs_data(data, str(space.jobs_file))
     try:
         valid_settings = SETTINGS_ADAPTER.validate_python(settings)

@@ -47,6 +47,10 @@ from cronsync.userspace.files import fsync_dir
 from cronsync.userspace.paths import UserSpace, cli_for
 from cronsync.userspace.runlog import last_records
 
+# `cronsync run` of a job whose run has just let go of its lock: how long the service may take to end
+# (the run's hook runs after the lock, for up to hooks.timeout) before it is started anyway.
+RUN_ENDING_SECONDS = 60.0
+
 if TYPE_CHECKING:
     from cronsync.config import AnyJob, Config
 
@@ -173,6 +177,7 @@ class SystemdBackend:
             raise CronsyncError(
                 f"{service} is not installed ({before.load_state}); run `cronsync apply` first"
             )
+        before = self._after_the_last_run(service, before)
         space.request_manual_run(job_id)  # exec records the run as `manual`
         manager.start(service)
         click.echo(f"started {service}")
@@ -200,6 +205,15 @@ class SystemdBackend:
         if state.result != "success" and state.exit_status == 0:
             return 1  # the service failed without exec's status (it could not start, say)
         return state.exit_status  # exec's exit code: the job's status (see `cronsync exec`)
+
+    def _after_the_last_run(self, service: str, state: systemd.UnitState) -> systemd.UnitState:
+        """The service's state once a run that has let go of its lock is over (its hook may still run):
+        a start while it is active would join that run instead of starting one."""
+        give_up = time.monotonic() + RUN_ENDING_SECONDS
+        while state.active_state in ("activating", "active", "deactivating") and time.monotonic() < give_up:
+            time.sleep(0.2)
+            state = self.manager.states([service], history=True)[service]
+        return state
 
     def _delete_units(self, deletes: list[str], report: ApplyReport) -> None:
         """Removed jobs: stop while their files still exist (timers first, then the services: a run still

@@ -16,7 +16,8 @@ Exit codes:
   0    the job succeeded
   N    the job failed with exit code N (128+S when killed by signal S)
   124  the job timed out (its process group got SIGTERM, then SIGKILL)
-  75   skipped: the previous run still runs (overlap: skip)
+  75   skipped (overlap: skip): the previous run or a process of it still runs, or the
+       timer's scheduled time fell while the previous run ran
   78   the job is missing from jobs.json, invalid, or cannot start as configured
   70   a bug in cronsync (the details are in USER/logs/errors.log; the run is still logged)"""
 

@@ -11,6 +11,7 @@ from cronsync.core.jobs import GatewayName, PositiveDuration, StrictModel, Text
 from cronsync.core.jsontext import json_type_name
 
 MiB = 1024 * 1024
+HOOK_TIMEOUT_SECONDS = 10
 
 
 class OpenAIBackend(StrictModel):
@@ -46,6 +47,10 @@ class LogSettings(StrictModel):
 class HookSettings(StrictModel):
     job_completed: list[Text] | None = Field(
         default=None, description="argv run with the event JSON on stdin"
+    )
+    timeout: PositiveDuration = Field(
+        default=HOOK_TIMEOUT_SECONDS,
+        description="stop a hook (its whole process group) that runs longer than this",
     )
 
 

@@ -16,28 +16,30 @@ import os
 import time
 
 from cronsync import BUG, JOB_SKIPPED
+from cronsync.exec import overlap
 from cronsync.exec.record import (
     bare_record,
+    hook_seconds,
     log_unrunnable,
     record_run,
+    run_hook,
     send_notifications,
     should_notify,
     write_record,
 )
 from cronsync.exec.run import ExecError, Outcome, Run, check_secrets_file, say
 from cronsync.userspace.compiled import CacheMiss, open_compiled, source_key
-from cronsync.userspace.files import lock, open_error
 from cronsync.userspace.paths import (
     JOBS_FILE,
     SourcesError,
     UserSpace,
-    lock_name,
     read_sources_signed,
     user_dir_path,
 )
 
 TYPE_CHECKING = False  # typing itself costs milliseconds on every run: only mypy reads these
 if TYPE_CHECKING:
+    from cronsync.exec.overlap import JobLock
     from cronsync.exec.run import Job, Settings
     from cronsync.userspace.compiled import Compiled
     from cronsync.userspace.paths import Signature
@@ -104,19 +106,6 @@ def parse_argv(argv: list[str]) -> tuple[str | None, str, bool, str | None] | No
     return None if job is None else (user_dir, job, dry_run, trigger)
 
 
-def acquire_lock(space: UserSpace, job_id: str, policy: str) -> int | None:
-    """The held lock's fd, or None when the previous run still holds it and the policy is skip."""
-    path = space.path(lock_name(job_id))
-    try:
-        fd = lock(path, wait=False)
-        if fd is None and policy == "queue":
-            say("the previous run is still running; waiting for it (overlap: queue)")
-            fd = lock(path)
-    except OSError as exc:
-        raise ExecError(open_error(path, exc, "the lock")) from None
-    return fd
-
-
 def execute(space: UserSpace, name_or_id: str, *, trigger: str | None, dry_run: bool) -> int:
     started, clock = time.time(), time.monotonic()
     try:
@@ -149,13 +138,16 @@ def execute(space: UserSpace, name_or_id: str, *, trigger: str | None, dry_run: 
 
 def execute_run(run: Run) -> int:
     outcome = Outcome(run.log_settings["capture_bytes"])
-    lock_fd = None
+    held = None
     try:
-        lock_fd = run_job(run, outcome)
+        held = run_job(run, outcome)
     except ExecError as exc:
         outcome.fail(f"error: {exc}", exc.exit_code)
     except Exception as exc:  # a bug: reported, and the run still logged as a failure
         outcome.fail(_bug_line(run.space, exc, run), BUG)
+    finally:
+        if held is not None:
+            held.job_ended()
     try:
         notifications = send_notifications(run, outcome) if should_notify(run.job, outcome) else []
     except Exception as exc:  # a bug in notifying: the job's own status and exit code stand
@@ -167,29 +159,46 @@ def execute_run(run: Run) -> int:
     except Exception as exc:
         outcome.fail(_bug_line(run.space, exc, run), BUG)
         record = bare_record(run, outcome)
-    write_record(run.space, record, run.log_settings, (run.settings.get("hooks") or {}).get("job_completed"))
-    if lock_fd is not None:
-        os.close(lock_fd)
+    event = write_record(run.space, record, run.log_settings)
+    if held is not None:
+        held.release(None if outcome.status == "skipped" else (run.started, time.time()))
+    run_hook(run.settings.get("hooks") or {}, event)  # the next run need not wait for it
     return int(outcome.exit_code)
 
 
-def run_job(run: Run, outcome: Outcome) -> int | None:
-    """Run the job (or record the skip); the job's lock fd while it is held."""
+def run_job(run: Run, outcome: Outcome) -> JobLock | None:
+    """Run the job (or record the skip); the job's locks while they are held."""
     check_secrets_file(run)
-    lock_fd = acquire_lock(run.space, run.job["id"], run.job.get("overlap", "skip"))
-    if lock_fd is None:
-        outcome.status, outcome.exit_code = "skipped", JOB_SKIPPED
-        outcome.error = "skipped: the previous run is still running (overlap: skip)"
-        say(outcome.error)
-    elif run.job["action"] == "agent_workflow":
-        from cronsync.exec.agent import run_agent
+    held = overlap.acquire(run.space, run.job["id"], run.job.get("overlap", "skip"))
+    if isinstance(held, str):
+        _skip(outcome, held)
+        return None
+    try:
+        if held.waited:  # the run itself starts now (overlap: queue)
+            run.waited, run.started, run.clock = round(held.waited, 3), time.time(), time.monotonic()
+        elif run.trigger == "timer" and run.job.get("overlap", "skip") == "skip":
+            reason = overlap.missed_while_running(run.job, held.previous, time.time(), hook_seconds(run))
+            if reason is not None:
+                _skip(outcome, reason)
+                return held
+        held.hand_to_job()
+        if run.job["action"] == "agent_workflow":
+            from cronsync.exec.agent import run_agent
 
-        run_agent(run, outcome)
-    else:
-        from cronsync.exec.script import run_script
+            run_agent(run, outcome)
+        else:
+            from cronsync.exec.script import run_script
 
-        run_script(run, outcome)
-    return lock_fd
+            run_script(run, outcome)
+    except BaseException:
+        held.release(None)
+        raise
+    return held
+
+
+def _skip(outcome: Outcome, reason: str) -> None:
+    outcome.status, outcome.exit_code, outcome.error = "skipped", JOB_SKIPPED, reason
+    say(reason)
 
 
 def _bug_line(space: UserSpace, exc: Exception, run: Run | None = None) -> str:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import os
 import time
 
-from cronsync.adapters.process import StartError, job_environment, run_process
+from cronsync.adapters.process import (
+    DRAIN_AFTER_EXIT_SECONDS,
+    KILL_GRACE_SECONDS,
+    StartError,
+    job_environment,
+    run_process,
+)
 from cronsync.exec.run import ExecError, Outcome, Run, iso_time, new_run_id, say
 from cronsync.userspace import fastjson
 from cronsync.userspace.paths import EVENTS_FILE, LOG_FILE, UserSpace
@@ -19,7 +25,7 @@ if TYPE_CHECKING:
     from cronsync.adapters.process import Redact
     from cronsync.exec.run import Job
 
-HOOK_TIMEOUT_SECONDS = 60
+HOOK_TIMEOUT_SECONDS = 10  # hooks.timeout's default (core/settings.py): exec must not import the schema
 FAILURE_TAIL_BYTES = 1500
 
 
@@ -100,6 +106,8 @@ def record_run(run: Run, outcome: Outcome, notifications: list[dict[str, Any]]) 
         record["stderr_excerpt"] = outcome.stderr.tail_text(excerpt_bytes, run.redact)
     if outcome.error:
         record["error"] = run.redact(outcome.error)
+    if run.waited is not None:
+        record["waited"] = run.waited
     if notifications:
         record["notifications"] = notifications
     return record
@@ -113,10 +121,8 @@ def bare_record(run: Run, outcome: Outcome) -> dict[str, Any]:
     return record
 
 
-def write_record(
-    space: UserSpace, record: dict[str, Any], log: Mapping[str, Any], hook: list[str] | None
-) -> None:
-    """The run's line in scheduler.log, its job_completed event, and the hook if configured."""
+def write_record(space: UserSpace, record: dict[str, Any], log: Mapping[str, Any]) -> dict[str, Any]:
+    """The run's line in scheduler.log and its job_completed event (returned, for the hook)."""
     limits = {"max_bytes": log["max_bytes"], "keep": log["keep"]}
     event = {"event": "job_completed", **record}
     for path, line in ((space.path(LOG_FILE), record), (space.path(EVENTS_FILE), event)):
@@ -124,13 +130,26 @@ def write_record(
             append_json_line(path, line, **limits)
         except LogWriteError as exc:
             say(str(exc))
-    if hook:
-        run_hook(hook, event)
+    return event
 
 
-def run_hook(argv: list[str], event: dict[str, Any]) -> None:
+def hook_seconds(run: Run) -> float:
+    """How long the hook may keep exec after the run (0: no hook): its timeout, then the kill."""
+    hooks = run.settings.get("hooks") or {}
+    if not hooks.get("job_completed"):
+        return 0.0
+    return float(hooks.get("timeout") or HOOK_TIMEOUT_SECONDS) + KILL_GRACE_SECONDS + DRAIN_AFTER_EXIT_SECONDS
+
+
+def run_hook(hooks: Mapping[str, Any], event: dict[str, Any]) -> None:
+    """hooks.job_completed with the event on stdin, in its own process group, stopped (the whole
+    group) after hooks.timeout."""
+    argv = hooks.get("job_completed")
+    if not argv:
+        return
     import tempfile
 
+    timeout = float(hooks.get("timeout") or HOOK_TIMEOUT_SECONDS)
     with tempfile.TemporaryFile() as stdin:
         stdin.write(fastjson.dumps(event).encode() + b"\n")
         stdin.seek(0)
@@ -139,14 +158,19 @@ def run_hook(argv: list[str], event: dict[str, Any]) -> None:
                 argv,
                 cwd=os.path.expanduser("~"),
                 env=job_environment({}),
-                timeout=HOOK_TIMEOUT_SECONDS,
+                timeout=timeout,
                 capture_bytes=4096,
                 stdin=stdin,
             )
         except StartError as exc:
             say(f"hooks.job_completed: {exc}")
             return
-    if result.timed_out or result.exit_code != 0:
+    if result.timed_out:
+        say(
+            f"hooks.job_completed {argv[0]!r} ran longer than {timeout:g}s (hooks.timeout) and was stopped; "
+            "the run's status is unchanged"
+        )
+    elif result.exit_code != 0:
         say(
             f"hooks.job_completed {argv[0]!r} failed (exit {result.exit_code}); the run's status is unchanged"
         )
@@ -166,7 +190,7 @@ def log_unrunnable(
     run_id = new_run_id(started)
     record = make_record(run_id, job_id(name_or_id) or name_or_id, name_or_id, trigger, started, clock)
     record.update(status="failure", exit_code=error.exit_code, output_bytes=0, excerpt="", error=str(error))
-    write_record(space, record, error.log or default_log_settings(), None)
+    write_record(space, record, error.log or default_log_settings())
 
 
 def default_log_settings() -> dict[str, Any]:

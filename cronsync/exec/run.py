@@ -65,6 +65,7 @@ class Run:
         self.started = time.time()
         self.clock = time.monotonic()
         self.run_id = new_run_id(self.started)
+        self.waited: float | None = None  # seconds the run waited for the previous one (overlap: queue)
         self._secrets: Secrets | None = None
 
     @property

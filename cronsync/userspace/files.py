@@ -41,11 +41,12 @@ def open_error(path: PathLike, exc: OSError, what: str = "") -> str:
     return f"cannot open {label}{os.fspath(path)}: {exc.strerror or exc}{hint}"
 
 
-def lock(path: PathLike, *, wait: bool = True) -> int | None:
+def lock(path: PathLike, *, wait: bool = True, read_only: bool = False) -> int | None:
     """The fd of `path` (created 0600, never through a symlink) with an exclusive flock held; None when
-    `wait` is false and another process holds it. Closing the fd releases the lock."""
+    `wait` is false and another process holds it. Closing the fd (every copy of it) releases the lock.
+    `read_only`: an fd that can be handed to a process that must not write the file."""
     make_dirs(os.path.dirname(os.fspath(path)))
-    fd = open_no_follow(path, os.O_RDWR | os.O_CREAT)
+    fd = open_no_follow(path, (os.O_RDONLY if read_only else os.O_RDWR) | os.O_CREAT)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -180,3 +181,9 @@ def write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
+
+
+def overwrite(fd: int, data: bytes) -> None:
+    """Replace the whole content of the open file `fd` with `data` (a small note kept in a lock file)."""
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, data, 0)

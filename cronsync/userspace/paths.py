@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     Signature = dict[str, Any]  # {"jobs": stat | None, "settings": stat | None, "checked_ns": int}
 
 USER_DIR_ENV = "CRONSYNC_USER_DIR"
+RUN_REQUEST_SECONDS = 60.0  # `cronsync run` starts the job right after asking: an older request is stale
 
 # The layout of a user space, relative to its root.
 CONFIG_DIR = "config"
@@ -41,6 +42,11 @@ APPLY_MANIFEST_FILE = "state/apply-manifest.json"
 
 def lock_name(job_id: str) -> str:
     return f"state/locks/{job_id}.lock"
+
+
+def processes_lock_name(job_id: str) -> str:
+    """Held through a descriptor the job's processes inherit: while any of them lives (cronsync exec)."""
+    return f"state/locks/{job_id}.processes.lock"
 
 
 def run_request_name(job_id: str) -> str:
@@ -177,12 +183,16 @@ class UserSpace:
         atomic_write(path, b"")
 
     def consume_run_request(self, job_id: str) -> bool:
-        """True (and the request removed) when `cronsync run` asked for this run."""
+        """True (and the request removed) when `cronsync run` asked for this run: a request made just
+        now. An older one was left by a start that did not happen; it is removed, and this run is not
+        taken for the one asked for."""
+        path = self.path(run_request_name(job_id))
         try:
-            os.unlink(self.path(run_request_name(job_id)))
+            made = os.lstat(path).st_mtime
+            os.unlink(path)
         except OSError:
             return False
-        return True
+        return time.time() - made < RUN_REQUEST_SECONDS
 
     def script_path(self, path: str) -> str:
         """The script's real path (a string), which must be an existing file inside USER/scripts after

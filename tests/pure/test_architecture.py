@@ -335,6 +335,7 @@ EXEC_MODULES = {  # what `cronsync exec` may load with a current cache (README: 
     "cronsync.adapters.process",
     "cronsync.exec",
     "cronsync.exec.main",
+    "cronsync.exec.overlap",
     "cronsync.exec.run",
     "cronsync.exec.record",
     "cronsync.exec.script",

@@ -1,0 +1,37 @@
+"""exec's own matcher of a schedule (exec/overlap.py: which scheduled time a timer's start belongs to)
+agrees with the reference evaluator (core/schedule.next_fires: cronsim), in local time and in a zone."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+
+import pytest
+
+from cronsync.config import schedule_fields
+from cronsync.core.schedule import next_fires, parse
+from cronsync.exec.overlap import latest_fire
+
+EXPRESSIONS = ["* * * * *", "*/7 3-5 * * *", "30 9 * * 1-5", "0 0 13 * 5", "15 */2 1,15 * *", "@hourly"]
+
+
+@pytest.mark.parametrize("zone", [None, "Asia/Kolkata", "America/New_York"])
+@pytest.mark.parametrize("expression", EXPRESSIONS)
+def test_latest_fire_is_the_reference_evaluators_last_fire(expression: str, zone: str | None) -> None:
+    fires = schedule_fields(expression)
+    assert fires is not None
+    for days_ago in (0.3, 11.7, 40.2):
+        now = time.time() - days_ago * 86400
+        earliest = now - 3 * 86400
+        start = datetime.fromtimestamp(earliest).astimezone()
+        reference = [
+            f.timestamp()
+            for f in next_fires(parse(expression), start - timedelta(seconds=1), 5000, zone)
+            if f.timestamp() <= now
+        ]
+        expected = max((t for t in reference if t >= earliest), default=None)
+        assert latest_fire(fires, zone, now, earliest) == expected, (expression, zone, now)
+
+
+def test_reboot_has_no_scheduled_times() -> None:
+    assert schedule_fields("@reboot") is None
