@@ -241,6 +241,7 @@ OWNERS = {  # a state file's name in the layout (cronsync/userspace/paths.py) ->
     "watcher_state_file": "cronsync.userspace.manifest",
     "ERRORS_FILE": "cronsync.userspace.bugreport",
     "apply_lock_file": "cronsync.apply.engine",
+    "installed_file": "cronsync.userspace.installed",
 }
 WRITERS = {  # modules that write files themselves, and why
     "cronsync.userspace.files": "the one atomic write",
