@@ -69,6 +69,12 @@ def installed_on(space: UserSpace) -> list[BackendName]:
     return holding
 
 
+def catches_up(space: UserSpace) -> bool:
+    """Whether this space's scheduler runs a run missed while it was down: its timers are installed
+    (systemd's Persistent=; cron never catches up). Read from disk: no crontab -l, no user manager."""
+    return holds_timers(systemd_user_unit_dir(), space.jobs_file)
+
+
 def _backend_named(name: str) -> Backend:
     if name == "crontab":
         return CrontabBackend()

@@ -24,8 +24,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from cronsync.core.schedule import next_fires, parse
+
+if TYPE_CHECKING:
+    from cronsync.core.jobs import AgentJob, ScriptJob
 
 GRACE_MARGIN_SECONDS = 30  # a start this much after the instant (beyond delay and accuracy) is on time
 EARLY_SECONDS = 2  # a run's start logged before its instant (clock rounding, the timer's accuracy)
@@ -53,6 +57,14 @@ class JobTiming:
         return timedelta(seconds=self.random_delay + self.accuracy + GRACE_MARGIN_SECONDS)
 
 
+def timing_of(job: ScriptJob | AgentJob, *, catches_up: bool = True) -> JobTiming:
+    """The job's timing; `catches_up`: whether its scheduler runs a missed run later (systemd's
+    Persistent=; cron never does, so there a late start is late whatever `persistent` says)."""
+    return JobTiming(
+        job.cron, job.timezone, job.random_delay, job.accuracy, job.persistent and catches_up, job.enabled
+    )
+
+
 @dataclass(frozen=True)
 class RunRecord:
     """The part of a log record (scheduler.log) health looks at."""
@@ -61,6 +73,7 @@ class RunRecord:
     trigger: str = "timer"
     status: str = "success"
     end: datetime | None = None
+    duration: float | None = None  # seconds, by the monotonic clock
 
 
 @dataclass(frozen=True)
