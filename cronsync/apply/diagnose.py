@@ -14,7 +14,7 @@ from cronsync.adapters import crontab, systemd
 from cronsync.apply.engine import catches_up
 from cronsync.apply.unitfiles import enabled_units
 from cronsync.core import render
-from cronsync.core.health import FAILING_RUNS, Health, RunRecord
+from cronsync.core.health import Health, RunRecord
 from cronsync.userspace.paths import UserSpace, systemd_user_unit_dir
 
 CLOCK_JUMP_SECONDS = 60  # a run whose wall-clock length and monotonic length differ by more
@@ -72,7 +72,8 @@ def causes(
     if health.health == "failing":
         found.append(
             Cause(
-                f"its last {health.failed_in_a_row} runs failed ({FAILING_RUNS} in a row is failing)",
+                f"the job itself fails ({health.failed_in_a_row} runs in a row): "
+                f"see `cronsync logs {job_id}`",
                 f"cronsync logs {job_id}",
             )
         )

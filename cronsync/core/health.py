@@ -41,6 +41,19 @@ FAILED = ("failure", "timeout")
 _CHUNK = 512
 
 
+MINUTE_STEPS = (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30)  # minutes that divide an hour
+HOUR_STEPS = (1, 2, 3, 4, 6, 8, 12, 24)  # hours that divide a day
+
+
+def watch_schedule(every: int) -> str:
+    """The cron expression the watchdog runs on, for `every` seconds (one that validation allowed)."""
+    minutes = every // 60
+    if minutes < 60:
+        return f"*/{minutes} * * * *" if minutes > 1 else "* * * * *"
+    hours = minutes // 60
+    return "0 0 * * *" if hours == 24 else f"0 */{hours} * * *" if hours > 1 else "0 * * * *"
+
+
 @dataclass(frozen=True)
 class JobTiming:
     """What a job's schedule says about when it runs."""

@@ -242,6 +242,7 @@ OWNERS = {  # a state file's name in the layout (cronsync/userspace/paths.py) ->
     "ERRORS_FILE": "cronsync.userspace.bugreport",
     "apply_lock_file": "cronsync.apply.engine",
     "installed_file": "cronsync.userspace.installed",
+    "watch_state_file": "cronsync.userspace.watchstate",
 }
 WRITERS = {  # modules that write files themselves, and why
     "cronsync.userspace.files": "the one atomic write",
