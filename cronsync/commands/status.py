@@ -11,9 +11,10 @@ import click
 from cronsync.apply.engine import Backend, catches_up, installed_backend, make_plan
 from cronsync.commands.common import BACKEND_OPTION, JSON_OPTION, config_or_last_valid, user_space
 from cronsync.config import Config
+from cronsync.core.describe import describe
 from cronsync.core.health import Health, timing_of
 from cronsync.core.plan import JobPlan
-from cronsync.core.schedule import describe, parse
+from cronsync.core.schedule import parse
 from cronsync.exec.readiness import will_fail
 from cronsync.userspace.runhealth import healths
 from cronsync.userspace.runlog import last_records

@@ -1,7 +1,7 @@
-"""Cron expressions (Vixie/Debian crontab(5) syntax): parse, compile to systemd OnCalendar=, describe.
+"""Cron expressions (Vixie/Debian crontab(5) syntax): parse, compile to systemd OnCalendar=, next fires.
 
-Pure: no subprocess, no filesystem. cronsim and cron-descriptor are imported only where needed so that
-validating jobs.json stays cheap.
+Pure: no subprocess, no filesystem. cronsim is imported only where needed so that validating jobs.json stays
+cheap. Descriptions in words are in describe.py.
 """
 
 from __future__ import annotations
@@ -288,7 +288,7 @@ def _numbers(values: frozenset[int], spec: CronField, cycle: int | None) -> str:
     items = []
     remaining = sorted(values)
     while remaining:
-        progression = _longest_progression(remaining)
+        progression = longest_progression(remaining)
         if len(progression) >= 3:
             items.append(_progression(progression, spec, cycle, lowest=min(values)))
         else:
@@ -298,7 +298,7 @@ def _numbers(values: frozenset[int], spec: CronField, cycle: int | None) -> str:
     return ",".join(items)
 
 
-def _longest_progression(ordered: list[int]) -> list[int]:
+def longest_progression(ordered: list[int]) -> list[int]:
     """The longest arithmetic progression in `ordered` that starts at its first value."""
     present = set(ordered)
     best = ordered[:1]
@@ -326,7 +326,7 @@ def _progression(ordered: list[int], spec: CronField, cycle: int | None, lowest:
     return f"{first:02d}..{last:02d}/{step}"
 
 
-def _runs(ordered: list[int]) -> list[list[int]]:
+def consecutive_runs(ordered: list[int]) -> list[list[int]]:
     runs: list[list[int]] = []
     for value in ordered:
         if runs and value == runs[-1][-1] + 1:
@@ -340,7 +340,7 @@ def _weekdays(weekdays: frozenset[int]) -> str:
     """systemd weekday notation: Mon..Sun order, runs of three or more as ranges."""
     indexes = sorted((day + 6) % 7 for day in weekdays)  # cron 0=Sunday -> systemd 0=Monday
     parts = []
-    for run in _runs(indexes):
+    for run in consecutive_runs(indexes):
         names = [SYSTEMD_WEEKDAYS[i] for i in run]
         parts.append(f"{names[0]}..{names[-1]}" if len(run) >= 3 else ",".join(names))
     return ",".join(parts)
@@ -434,65 +434,3 @@ def _localize(wall: datetime, zone: ZoneInfo | None) -> datetime | None:
         return None
     # A fixed offset: a zoneinfo time inside a repeated hour never compares equal to another zone's time.
     return aware.astimezone(dt_timezone(aware.utcoffset() or timedelta(0)))
-
-
-# ---------------------------------------------------------------------------------------------- description
-
-
-def describe(schedule: Schedule) -> str:
-    """Plain English, e.g. "At 09:00, Monday through Friday"."""
-    if schedule.is_reboot:
-        return "At startup (once, when the scheduler starts)"
-    from cron_descriptor import CasingTypeEnum, ExpressionDescriptor, FormatError, Options
-
-    options = Options(CasingTypeEnum.Sentence, use_24hour_time_format=True, locale_code="en_US")
-    fields = _plain_fields(schedule)
-    try:
-        descriptor = ExpressionDescriptor(" ".join(fields), options)
-        if fields[2] == "*" or fields[4] == "*":
-            return str(descriptor.get_description())
-        # cron-descriptor reads two restricted day fields as OR; cron ANDs them when one starts with '*'.
-        only_weekday = ExpressionDescriptor(" ".join([*fields[:2], "*", *fields[3:]]), options)
-        weekdays = str(only_weekday.get_day_of_week_description()).removeprefix(", ").removeprefix("only on ")
-        joiner = ", or on " if schedule.either_day else ", but only if it is "
-        text = (
-            f"{descriptor.get_time_of_day_description()}{descriptor.get_day_of_month_description()}"
-            f"{joiner}{weekdays}{descriptor.get_month_description()}"
-        )
-    except (FormatError, ValueError, IndexError):
-        minute, hour, day, month, weekday = fields
-        return f"At minute {minute} of hour {hour}, on day {day} of month {month}, weekday {weekday}"
-    return text[:1].upper() + text[1:]
-
-
-_DESCRIBED_WEEKDAY = CronField(WEEKDAY.name, 0, 6, WEEKDAY.allowed)
-
-
-def _plain_fields(schedule: Schedule) -> list[str]:
-    """The schedule's sets as simple cron fields that cron-descriptor reads reliably."""
-    specs = (MINUTE, HOUR, DAY, MONTH, _DESCRIBED_WEEKDAY)
-    sets = (schedule.minutes, schedule.hours, schedule.days, schedule.months, schedule.weekdays)
-    fields = [_plain_field(values, spec) for values, spec in zip(sets, specs, strict=True)]
-    if schedule.either_day and "*" in (fields[2], fields[4]):
-        fields[2] = fields[4] = "*"  # one day field matches every day, so cron's OR does too
-    return fields
-
-
-def _plain_field(values: frozenset[int], spec: CronField) -> str:
-    if values == spec.full():
-        return "*"
-    for step in range(2, spec.high):
-        if len(values) > 1 and values == frozenset(range(spec.low, spec.high + 1, step)):
-            return f"*/{step}"
-    items = []
-    remaining = sorted(values)
-    while remaining:
-        progression = _longest_progression(remaining)
-        if len(progression) < 3:
-            progression = remaining[:1]
-            items.append(str(remaining[0]))
-        else:
-            step = progression[1] - progression[0]
-            items.append(f"{progression[0]}-{progression[-1]}" + (f"/{step}" if step > 1 else ""))
-        remaining = [value for value in remaining if value not in progression]
-    return ",".join(items)

@@ -358,7 +358,7 @@ def test_status_reports_schedules_and_drift(systemd_user: UserManager, user_dir:
     assert (clean["health"], clean["missed_runs"], clean["last_missed"]) == ("never-ran", 0, None)
     assert clean["installed"] == "in-sync" and clean["enabled"] is True and clean["schedule"] == "0 0 * * 0"
     assert clean["description"] == "Deletes old files from /tmp"
-    assert clean["schedule_description"] == "At 00:00, only on Sunday"
+    assert clean["schedule_description"] == "At 00:00 on Sunday"
     assert datetime.fromisoformat(clean["next_run"]) == expected_next("0 0 * * 0")
     assert clean["last_run"] is None
     unit = systemd_user.unit_dir / "cronsync-clean-temp-files.timer"
