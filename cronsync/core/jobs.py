@@ -116,7 +116,7 @@ class StrictModel(BaseModel):
 class Notify(StrictModel):
     """When to send a run's result, and to which gateways (named in settings.json)."""
 
-    on: Literal["always", "failure", "output", "never"] = "failure"
+    on: Literal["always", "failure", "output", "never", "change"] = "failure"
     gateways: list[GatewayName] = Field(default_factory=list)
 
 
