@@ -162,6 +162,10 @@ def execute_run(run: Run) -> int:
         line = _report_bug(run.space, exc, run)
         outcome.error = f"{outcome.error}\n{line}" if outcome.error else line
         notifications = []
+    if outcome.pings is not None:
+        from cronsync.exec.healthcheck import ping_end
+
+        outcome.pings.append(ping_end(run, outcome))
     try:
         record = record_run(run, outcome, notifications)
     except Exception as exc:
@@ -181,7 +185,9 @@ def run_job(run: Run, outcome: Outcome) -> int | None:
         outcome.status, outcome.exit_code = "skipped", JOB_SKIPPED
         outcome.error = "skipped: the previous run is still running (overlap: skip)"
         say(outcome.error)
-    elif run.job["action"] == "agent_workflow":
+        return None
+    _ping_start(run, outcome)
+    if run.job["action"] == "agent_workflow":
         from cronsync.exec.agent import run_agent
 
         run_agent(run, outcome)
@@ -190,6 +196,14 @@ def run_job(run: Run, outcome: Outcome) -> int | None:
 
         run_script(run, outcome)
     return lock_fd
+
+
+def _ping_start(run: Run, outcome: Outcome) -> None:
+    """The healthcheck's /start, once the run holds its lock (only for a job with a healthcheck)."""
+    if run.job.get("healthcheck"):
+        from cronsync.exec.healthcheck import ping_start
+
+        outcome.pings = [ping_start(run)]
 
 
 def _bug_line(space: UserSpace, exc: Exception, run: Run | None = None) -> str:

@@ -123,6 +123,8 @@ def record_run(run: Run, outcome: Outcome, notifications: list[dict[str, Any]]) 
         record["error"] = run.redact(outcome.error)
     if notifications:
         record["notifications"] = notifications
+    if outcome.pings is not None:
+        record["healthcheck"] = outcome.pings
     return record
 
 

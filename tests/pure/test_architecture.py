@@ -340,6 +340,7 @@ EXEC_MODULES = {  # what `cronsync exec` may load with a current cache (README: 
     "cronsync.exec.run",
     "cronsync.exec.record",
     "cronsync.exec.script",
+    "cronsync.exec.healthcheck",  # only for a job with a healthcheck (tests/exec/test_healthcheck_pings.py)
 }
 
 
