@@ -45,6 +45,9 @@ class ApplyReport:
     files_deleted: list[str] = field(default_factory=list)
     reloaded: bool = False
     warnings: list[str] = field(default_factory=list)
+    healthchecks: list[dict[str, object]] | None = (
+        None  # provisioning's results (settings.json "healthchecks")
+    )
 
     @property
     def ok(self) -> bool:
@@ -57,7 +60,7 @@ class ApplyReport:
         )
 
     def to_json(self) -> dict[str, object]:
-        return {
+        data: dict[str, object] = {
             "ok": self.ok,
             "backend": self.backend,
             "changed": self.changed,
@@ -67,3 +70,6 @@ class ApplyReport:
             "jobs": [job.to_json() for job in self.jobs],
             "warnings": self.warnings,
         }
+        if self.healthchecks is not None:
+            data["healthchecks"] = self.healthchecks
+        return data

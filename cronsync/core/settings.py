@@ -67,6 +67,13 @@ class WatchSettings(StrictModel):
         )
 
 
+class HealthchecksSettings(StrictModel):
+    """Provisioning: `apply` creates or updates one check per job through healthchecks' Management API v3."""
+
+    api_url: Text = Field(default="https://healthchecks.io/api/v3/", description="Management API base URL")
+    api_key_env: Text = Field(description="variable (environment or secrets.env) holding the API key")
+
+
 class Settings(StrictModel):
     gateways: dict[GatewayName, list[Text]] = Field(
         default_factory=dict, description="gateway name -> apprise URLs; ${VAR} is expanded at run time"
@@ -76,6 +83,9 @@ class Settings(StrictModel):
     hooks: HookSettings = Field(default_factory=HookSettings)
     python: Text | None = Field(default=None, description="interpreter for .py scripts (default: python3)")
     watch: WatchSettings | None = Field(default=None, description="the watchdog of missed and failing runs")
+    healthchecks: HealthchecksSettings | None = Field(
+        default=None, description="create one healthchecks.io check per job on apply"
+    )
 
     @model_validator(mode="after")
     def _watch_gateways_defined(self) -> Settings:
