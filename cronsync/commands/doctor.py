@@ -79,8 +79,9 @@ def _run_findings(space: UserSpace, manager: systemd.Manager | None) -> list[Fin
         return []  # the jobs.json finding says why
     persistent = catches_up(space)
     jobs = [job for job in config.jobs if job.enabled]
-    found = healths(space, [(job.id, timing_of(job, catches_up=persistent)) for job in jobs])
-    runs, _ = runs_by_job(space)
+    logged = runs_by_job(space)
+    runs = logged[0]
+    found = healths(space, [(job.id, timing_of(job, catches_up=persistent)) for job in jobs], None, logged)
     findings = []
     for job in jobs:
         health = found[job.id]

@@ -82,8 +82,9 @@ def check(space: UserSpace, *, notify: bool, scheduled: bool) -> tuple[list[Find
     now = datetime.now(UTC)
     persistent = catches_up(space)
     jobs = [job for job in config.jobs if job.enabled]
-    found = healths(space, [(job.id, timing_of(job, catches_up=persistent)) for job in jobs], now)
-    runs, _ = runs_by_job(space)
+    logged = runs_by_job(space)
+    runs = logged[0]
+    found = healths(space, [(job.id, timing_of(job, catches_up=persistent)) for job in jobs], now, logged)
     manager = systemd.connect() if any(found[j.id].health in PROBLEMS for j in jobs) else None
     state = read_watch_state(space)
     findings = []

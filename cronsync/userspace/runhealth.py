@@ -55,11 +55,14 @@ def runs_by_job(space: UserSpace) -> tuple[dict[str, list[RunRecord]], datetime 
 
 
 def healths(
-    space: UserSpace, timings: Iterable[tuple[str, JobTiming]], now: datetime | None = None
+    space: UserSpace,
+    timings: Iterable[tuple[str, JobTiming]],
+    now: datetime | None = None,
+    logged: tuple[dict[str, list[RunRecord]], datetime | None] | None = None,
 ) -> dict[str, Health]:
-    """job id -> its health, for each (job id, timing)."""
+    """job id -> its health, for each (job id, timing); `logged`: what runs_by_job read, if it was."""
     moment = now or datetime.now(UTC)
-    runs, horizon = runs_by_job(space)
+    runs, horizon = logged or runs_by_job(space)
     installed = read_install_times(space)
     found = {}
     for job_id, timing in timings:
