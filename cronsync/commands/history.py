@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from cronsync import CronsyncError
 from cronsync.apply.engine import catches_up
 from cronsync.commands.common import RUN_HEADER, config_or_last_valid, find_job, format_row, user_space
 from cronsync.core.errors import InvalidInput
@@ -60,7 +61,7 @@ def judged_instants(space: UserSpace, wanted: str | None) -> list[tuple[str, str
     order; none when no valid jobs.json says what the schedules are."""
     try:
         config = config_or_last_valid(space)
-    except InvalidInput:
+    except CronsyncError:  # no jobs.json to tell the schedules by (or it cannot be read): the runs alone
         return []
     jobs = [j for j in config.jobs if wanted is None or wanted in (j.id, j.name) or j.id == job_id(wanted)]
     persistent = catches_up(space)
