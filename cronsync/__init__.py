@@ -27,6 +27,7 @@ __version__ = "0.1.0"
 OK = 0
 INVALID = 1  # invalid input, or the machine refused (every problem and what would be right is printed)
 USAGE = 2  # a usage error (click's)
+WATCH_UNHEALTHY = 3  # `cronsync watch`: a job is missed, late or failing (or the watchdog itself missed runs)
 BUG = 70  # EX_SOFTWARE: an unexpected error; a bug in cronsync, with the details written to a file
 
 # `cronsync exec` (README: "Exit codes of cronsync exec"); any other code is the job's own

@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "history": ("history", "The last runs (of JOB): start, trigger, status, duration, exit code."),
     "edit": ("edit", "Open jobs.json in $VISUAL/$EDITOR; only a valid file replaces it, then applied."),
     "uninstall": ("uninstall", "Remove cronsync's units and crontab entries, and nothing else."),
+    "watch": ("watch", "Check every job for missed, late and failing runs; tell the watch gateways once."),
     "doctor": ("doctor", "Check the machine for what jobs need to run, each finding with its fix."),
     "exec": ("exec", "Run JOB now, as its timer or crontab entry does: lock, run, log, notify."),
 }

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from cronsync.core.errors import InvalidInput, Problem
+from cronsync.core.ids import WATCH_ID, WATCH_ID_TAKEN
 from cronsync.core.jobs import AgentJob, ScriptJob, validate_jobs_data
 from cronsync.core.jsontext import format_loc, parse_json_text
 from cronsync.core.settings import AGENT_BACKENDS, SETTINGS_ADAPTER, Settings, settings_error_message
@@ -96,6 +97,8 @@ def _cross_problems(
         index = index_of.get(job.name)
         if isinstance(job, ScriptJob) and job.payload.path in script_errors:
             problems.append(Problem(file, script_errors[job.payload.path], index, job.name, "payload.path"))
+        if settings.watch is not None and job.id == WATCH_ID:
+            problems.append(Problem(file, WATCH_ID_TAKEN, index, job.name, "name"))
         listed = job.notify.gateways if job.notify is not None else []
         for gateway in job.effective_notify().gateways:
             if gateway not in settings.gateways:

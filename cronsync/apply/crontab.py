@@ -17,7 +17,9 @@ from cronsync.apply.target import installation_problems, installation_target
 from cronsync.core import render
 from cronsync.core.crontab_block import split
 from cronsync.core.errors import InvalidInput, Problem
-from cronsync.core.plan import BackendName, Plan, plan_crontab
+from cronsync.core.health import watch_schedule
+from cronsync.core.ids import WATCH_ID
+from cronsync.core.plan import WATCHDOG, BackendName, Plan, plan_crontab
 from cronsync.core.schedule import next_fires, parse
 from cronsync.resources import templates
 from cronsync.userspace.paths import UserSpace
@@ -50,6 +52,10 @@ class CrontabBackend:
         if problems:
             raise InvalidInput(problems)
         jobs = [(job.id, job.name, job.enabled) for job in config.jobs]
+        if config.settings.watch is not None:
+            expression = watch_schedule(config.settings.watch.every)
+            entries.append(render.watch_crontab_entry(target, templates(), expression))
+            jobs.append((WATCH_ID, WATCHDOG.name, True))
         return plan_crontab(jobs, entries, crontab.read(), config.space.jobs_file)
 
     def holds_schedules(self, jobs_file: Path) -> bool:

@@ -22,9 +22,11 @@ from cronsync.apply.report import ApplyReport
 from cronsync.apply.systemd import SystemdBackend, systemd_problems
 from cronsync.apply.unitfiles import holds_timers, managed_unit_files
 from cronsync.core.errors import InvalidInput, Problem
+from cronsync.core.ids import WATCHER_ID
 from cronsync.core.plan import BackendName, Plan, uninstall_command
 from cronsync.userspace.compiled import current_signature, save_compiled
 from cronsync.userspace.files import lock, open_error
+from cronsync.userspace.installed import record_install_times
 from cronsync.userspace.manifest import forget_manifest, write_manifest
 from cronsync.userspace.paths import UserSpace, read_sources_bytes, systemd_user_unit_dir
 
@@ -65,6 +67,12 @@ def installed_on(space: UserSpace) -> list[BackendName]:
     if CrontabBackend().holds_schedules(space.jobs_file):
         holding.append("crontab")
     return holding
+
+
+def catches_up(space: UserSpace) -> bool:
+    """Whether this space's scheduler runs a run missed while it was down: its timers are installed
+    (systemd's Persistent=; cron never catches up). Read from disk: no crontab -l, no user manager."""
+    return holds_timers(systemd_user_unit_dir(), space.jobs_file)
 
 
 def _backend_named(name: str) -> Backend:
@@ -216,7 +224,7 @@ def apply_locked(space: UserSpace, backend: Backend) -> tuple[Plan, ApplyReport]
     plan = make_plan(config, backend)
     if isinstance(backend, SystemdBackend):
         return _apply_update(space, full_update(config, plan, backend.unit_dir, sources), backend)
-    return plan, _carry_out(plan, backend)
+    return plan, _carry_out(space, plan, backend)
 
 
 def read_sources_quietly(space: UserSpace) -> tuple[bytes, bytes | None] | None:
@@ -233,7 +241,7 @@ def _apply_update(space: UserSpace, update: Update, backend: Backend) -> tuple[P
     if update.compiled is not None:
         key, jobs, settings = update.compiled["key"], update.compiled["jobs"], update.compiled["settings"]
         save_compiled(space, key, current_signature(space, key), jobs, settings)
-    report = _carry_out(update.plan, backend)
+    report = _carry_out(space, update.plan, backend)
     manifest = update.manifest() if report.ok else None
     if manifest is None:
         forget_manifest(space)
@@ -242,7 +250,12 @@ def _apply_update(space: UserSpace, update: Update, backend: Backend) -> tuple[P
     return update.plan, report
 
 
-def _carry_out(plan: Plan, backend: Backend) -> ApplyReport:
+def _carry_out(space: UserSpace, plan: Plan, backend: Backend) -> ApplyReport:
     report = backend.carry_out(plan)
     report.warnings = plan.warnings
+    ok = {job.job_id: job.ok for job in report.jobs}
+    outcomes = [
+        (job.job_id, job.action, ok.get(job.job_id, True)) for job in plan.jobs if job.job_id != WATCHER_ID
+    ]
+    record_install_times(space, outcomes)
     return report

@@ -23,9 +23,11 @@ from cronsync.apply.target import installation_target
 from cronsync.apply.unitfiles import read_installed
 from cronsync.core import render
 from cronsync.core.errors import InvalidInput
-from cronsync.core.ids import WATCHER_ID
+from cronsync.core.health import watch_schedule
+from cronsync.core.ids import WATCH_ID, WATCHER_ID
 from cronsync.core.jsontext import loads_unique
 from cronsync.core.plan import (
+    WATCHDOG,
     WATCHER,
     InstalledUnits,
     Plan,
@@ -154,6 +156,10 @@ def plan_changes(space: UserSpace, unit_dir: Path, sources: tuple[bytes, bytes |
     wanted = {job.record.job_id: (scheduled_of(job.record), job.files) for job in jobs}
     if len(wanted) < len(jobs) or len({record.name for record in records}) < len(jobs):
         return None  # a changed job took another's name or id
+    watch = (compiled["settings"] or {}).get("watch")
+    if isinstance(watch, dict):
+        expression = watch_schedule(int(watch["every"]))
+        wanted[WATCH_ID] = (WATCHDOG, render.watch_units(target, templates(), expression))
     plan = _plan_with_watcher(space, target, wanted, records, intact, installed)
     if plan is None:
         return None

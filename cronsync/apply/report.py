@@ -46,6 +46,9 @@ class ApplyReport:
     reloaded: bool = False
     warnings: list[str] = field(default_factory=list)
     stopped_runs: list[str] = field(default_factory=list)  # removed jobs whose running run was stopped
+    healthchecks: list[dict[str, object]] | None = (
+        None  # provisioning's results (settings.json "healthchecks")
+    )
 
     @property
     def ok(self) -> bool:
@@ -58,7 +61,7 @@ class ApplyReport:
         )
 
     def to_json(self) -> dict[str, object]:
-        return {
+        data: dict[str, object] = {
             "ok": self.ok,
             "backend": self.backend,
             "changed": self.changed,
@@ -69,3 +72,6 @@ class ApplyReport:
             "warnings": self.warnings,
             "stopped_runs": self.stopped_runs,
         }
+        if self.healthchecks is not None:
+            data["healthchecks"] = self.healthchecks
+        return data

@@ -30,8 +30,10 @@ from cronsync.apply.unitfiles import (
 )
 from cronsync.core import render
 from cronsync.core.errors import InvalidInput, Problem
-from cronsync.core.ids import WATCHER_ID
+from cronsync.core.health import watch_schedule
+from cronsync.core.ids import WATCH_ID, WATCHER_ID
 from cronsync.core.plan import (
+    WATCHDOG,
     WATCHER,
     BackendName,
     JobPlan,
@@ -85,6 +87,9 @@ class SystemdBackend:
                 scheduled = Scheduled(job.name, job.enabled, parse(job.cron).is_reboot)
                 wanted[job.id] = (scheduled, render.job_units(job, target, shipped))
             wanted[WATCHER_ID] = (WATCHER, render.sync_units(target, shipped))
+            if config.settings.watch is not None:
+                expression = watch_schedule(config.settings.watch.every)
+                wanted[WATCH_ID] = (WATCHDOG, render.watch_units(target, shipped, expression))
         except render.RenderError as exc:
             raise InvalidInput([Problem(jobs_file, str(exc))]) from None
         return plan_units(wanted, read_installed(self.unit_dir, config.space.jobs_file))

@@ -33,6 +33,12 @@ def command(ctx: click.Context, backend: str, as_json: bool, from_watcher: bool)
         from cronsync.apply.engine import apply, choose_backend
 
         report = apply(space, choose_backend(backend, space))[1]
+    from cronsync.apply.provision import provision
+
+    provisioned = provision(space) if report.ok else None
+    if provisioned is not None:
+        report.healthchecks, warnings = provisioned
+        report.warnings.extend(warnings)
     from cronsync.exec.readiness import will_fail
 
     for job_id, reasons in will_fail(space).items():

@@ -105,10 +105,12 @@ RUN_HEADER = f"{'START':<19}  {'JOB':<28}  {'TRIGGER':<7}  {'STATUS':<8}  {'DURA
 
 
 def format_row(record: dict[str, Any]) -> str:
-    start = str(record.get("start", ""))[:19].replace("T", " ")
+    """One run's line; a missed instant (history) shows when it was scheduled and `-` for the rest."""
+    missed = record.get("status") == "missed"
+    start = str(record.get("scheduled" if missed else "start", ""))[:19].replace("T", " ")
     duration = record.get("duration")
-    shown = f"{duration:.1f}s" if isinstance(duration, int | float) else "?"
-    code = record.get("exit_code", "")
+    shown = f"{duration:.1f}s" if isinstance(duration, int | float) else "-" if missed else "?"
+    code = record.get("exit_code", "-" if missed else "")
     return (
         f"{start:<19}  {record.get('job_id', '')!s:<28}  {record.get('trigger', '')!s:<7}  "
         f"{record.get('status', '')!s:<8}  {shown:>8}  {code!s:>4}"

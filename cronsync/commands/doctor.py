@@ -16,13 +16,15 @@ import click
 from cronsync import CronsyncError
 from cronsync.adapters import crontab, systemd
 from cronsync.apply.crontab import CrontabBackend
-from cronsync.apply.engine import installed_backend, make_plan
+from cronsync.apply.diagnose import causes
+from cronsync.apply.engine import catches_up, installed_backend, make_plan
 from cronsync.apply.systemd import UnitDirNotSearched, check_searched
 from cronsync.apply.unitfiles import managed_unit_files
 from cronsync.commands.common import JSON_OPTION, user_space
 from cronsync.config import load_config
 from cronsync.core.crontab_block import split
 from cronsync.core.errors import InvalidInput, Problem
+from cronsync.core.health import PROBLEMS, timing_of
 from cronsync.userspace.paths import (
     UntrustedScript,
     UserSpace,
@@ -30,6 +32,7 @@ from cronsync.userspace.paths import (
     read_sources_bytes,
     systemd_user_unit_dir,
 )
+from cronsync.userspace.runhealth import HEALTH_WINDOW, healths, runs_by_job
 
 Level = Literal["ok", "warning", "error"]
 
@@ -76,6 +79,41 @@ def run_checks(space: UserSpace) -> list[Finding]:
     untrusted = _untrusted_scripts(space)
     findings.extend(_script_findings(space, untrusted))
     findings.append(_sync_finding(space, manager, uses_crontab, untrusted))
+    findings.extend(_run_findings(space, manager))
+    return findings
+
+
+def _run_findings(space: UserSpace, manager: systemd.Manager | None) -> list[Finding]:
+    """Jobs with missed, late or failed runs in the health window, each with the causes it can see."""
+    try:
+        config = load_config(space)
+    except InvalidInput:
+        return []  # the jobs.json finding says why
+    persistent = catches_up(space)
+    jobs = [job for job in config.jobs if job.enabled]
+    logged = runs_by_job(space)
+    runs = logged[0]
+    found = healths(space, [(job.id, timing_of(job, catches_up=persistent)) for job in jobs], None, logged)
+    findings = []
+    for job in jobs:
+        health = found[job.id]
+        if not health.missed_runs and health.health not in PROBLEMS:
+            continue
+        message = f"{job.id} is {health.health}"
+        if health.missed_runs:
+            last = health.last_missed.isoformat(timespec="seconds") if health.last_missed else "?"
+            message += (
+                f"; {health.missed_runs} run(s) missed in the last {HEALTH_WINDOW.days} days, the last {last}"
+            )
+        seen = causes(space, job.id, job.persistent and persistent, health, runs.get(job.id, []), manager)
+        if seen:
+            message += "; likely: " + "; ".join(cause.text for cause in seen)
+        fixes = list(dict.fromkeys(cause.fix for cause in seen if cause.fix))
+        findings.append(Finding(f"runs of {job.id}", "warning", message, " && ".join(fixes) or None))
+    if jobs and not findings:
+        findings.append(
+            Finding("runs", "ok", f"no missed, late or failing runs in the last {HEALTH_WINDOW.days} days")
+        )
     return findings
 
 

@@ -8,13 +8,15 @@ from typing import Any
 
 import click
 
-from cronsync.apply.engine import Backend, installed_backend, make_plan
+from cronsync.apply.engine import Backend, catches_up, installed_backend, make_plan
 from cronsync.commands.common import BACKEND_OPTION, JSON_OPTION, config_or_last_valid, user_space
 from cronsync.config import Config
 from cronsync.core.describe import describe
+from cronsync.core.health import Health, timing_of
 from cronsync.core.plan import JobPlan
 from cronsync.core.schedule import parse
 from cronsync.exec.readiness import will_fail
+from cronsync.userspace.runhealth import healths
 from cronsync.userspace.runlog import last_records
 
 INSTALLED = {"unchanged": "in-sync", "create": "missing", "update": "differs"}
@@ -45,6 +47,8 @@ def job_rows(config: Config, backend: Backend, plans: dict[str, JobPlan]) -> lis
     installed = {job_id for job_id, plan in plans.items() if plan.action != "create"}
     facts = backend.schedule_facts(config.jobs, installed)
     failing = will_fail(config.space)
+    persistent = catches_up(config.space)
+    health = healths(config.space, [(job.id, timing_of(job, catches_up=persistent)) for job in config.jobs])
     rows = []
     for job in config.jobs:
         plan = plans.get(job.id)
@@ -66,6 +70,7 @@ def job_rows(config: Config, backend: Backend, plans: dict[str, JobPlan]) -> lis
         }
         row.update(facts.get(job.id, {}))
         _fill_from_log(row, logged.get(job.id))
+        row.update(health_fields(health[job.id]))
         rows.append(row)
     return rows
 
@@ -87,6 +92,23 @@ def _fill_from_log(row: dict[str, Any], entry: dict[str, Any] | None) -> None:
     row["last_duration_s"] = duration if isinstance(duration, int | float) else None
 
 
+def health_fields(health: Health) -> dict[str, Any]:
+    """`health`, `missed_runs` and `last_missed` of a status row (README: "Health")."""
+    last = health.last_missed
+    return {
+        "health": health.health,
+        "missed_runs": health.missed_runs,
+        "last_missed": last.isoformat(timespec="seconds") if last else None,
+    }
+
+
+def health_line(row: dict[str, Any]) -> str:
+    line = f"health: {row['health']}"
+    if row["missed_runs"]:
+        line += f" ({row['missed_runs']} missed, the last at {row['last_missed']})"
+    return line
+
+
 def print_rows(backend: str, rows: list[dict[str, Any]]) -> None:
     click.echo(f"backend: {backend}")
     for row in rows:
@@ -101,5 +123,6 @@ def print_rows(backend: str, rows: list[dict[str, Any]]) -> None:
                 last += f" in {row['last_duration_s']}s"
         drift = row["installed"] + (f" ({', '.join(row['changes'])})" if row["changes"] else "")
         click.echo(f"    next: {row['next_run'] or '-'}   last: {last}   installed: {drift}")
+        click.echo(f"    {health_line(row)}")
         for reason in row["will_fail"]:
             click.echo(f"    will fail: {reason}")

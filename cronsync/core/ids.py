@@ -8,6 +8,11 @@ import unicodedata
 MAX_ID_LENGTH = 64
 WATCHER_ID = "sync"  # the job id of cronsync's own auto-sync watcher units (reserved)
 RESERVED_ID = f"its id {WATCHER_ID!r} is reserved for cronsync's own watcher units; rename the job"
+WATCH_ID = "watch"  # the job id of the watchdog's units and crontab entry (settings.json "watch")
+WATCH_ID_TAKEN = (
+    f'its id {WATCH_ID!r} is the watchdog\'s (settings.json "watch" installs cronsync-{WATCH_ID} units and a '
+    f"crontab entry of that name); rename the job"
+)
 _NON_ID = re.compile(r"[^a-z0-9]+")
 
 

@@ -117,7 +117,7 @@ class StrictModel(BaseModel):
 class Notify(StrictModel):
     """When to send a run's result, and to which gateways (named in settings.json)."""
 
-    on: Literal["always", "failure", "output", "never"] = "failure"
+    on: Literal["always", "failure", "output", "never", "change"] = "failure"
     gateways: list[GatewayName] = Field(default_factory=list)
 
 
@@ -172,6 +172,22 @@ class JobBase(StrictModel):
     timeout: PositiveDuration | None = None
     overlap: Literal["skip", "queue"] = "skip"
     notify: Notify | None = None
+    healthcheck: Text | None = Field(
+        default=None,
+        description='ping URL of a healthchecks.io-style check, e.g. "https://hc-ping.com/${HC_UUID}"',
+    )
+
+    @field_validator("healthcheck")
+    @classmethod
+    def _ping_url(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("https://", "http://")):
+            raise ValueError(
+                'must be an http:// or https:// URL, e.g. "https://hc-ping.com/${HC_UUID}" (${VAR} from '
+                "secrets.env or the environment)"
+            )
+        if url is not None and any(ch.isspace() for ch in url):
+            raise ValueError("must not contain white space")
+        return url
 
     @field_validator("name")
     @classmethod

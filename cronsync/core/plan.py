@@ -85,6 +85,7 @@ class Scheduled(NamedTuple):
 
 
 WATCHER = Scheduled("auto-sync watcher", True, False)
+WATCHDOG = Scheduled("watchdog", True, False)  # settings.json "watch": `cronsync watch` on a timer
 
 
 @dataclass(frozen=True)

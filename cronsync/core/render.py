@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cronsync import JOB_SKIPPED, CronsyncError
+from cronsync import JOB_SKIPPED, WATCH_UNHEALTHY, CronsyncError
 from cronsync.core.errors import Problem
+from cronsync.core.ids import WATCH_ID
 from cronsync.core.schedule import crontab_escape, crontab_expression, on_calendar, parse
 
 TYPE_CHECKING = False  # jinja2 and the pydantic schema are imported only when something is rendered
@@ -283,6 +284,41 @@ def watcher_command(target: Target) -> list[str]:
         "--",
         *(arg.replace("$", "$$") for arg in apply),
     ]
+
+
+WATCH_DESCRIPTION = "cronsync watchdog of "
+
+
+def watch_units(target: Target, templates: Templates, expression: str) -> dict[str, str]:
+    """The watchdog's service and timer (settings.json "watch"): `cronsync watch` on `expression`."""
+    head = marker(target.jobs_file)
+    description = systemd_plain_value(f"{WATCH_DESCRIPTION}{target.jobs_file}")
+    service = templates.render(
+        "watch.service.j2",
+        marker=head,
+        description=description,
+        exec_start=systemd_exec_line(target.command("watch", "--scheduled")),
+        unhealthy_exit_status=WATCH_UNHEALTHY,
+    )
+    timer = templates.render(
+        "watch.timer.j2",
+        marker=head,
+        description=description,
+        on_calendar=on_calendar(parse(expression)),
+        service=service_name(WATCH_ID),
+    )
+    return {service_name(WATCH_ID): service, timer_name(WATCH_ID): timer}
+
+
+def watch_crontab_entry(target: Target, templates: Templates, expression: str) -> CrontabEntry:
+    line = templates.render(
+        "crontab_entry.j2",
+        enabled=True,
+        expression=expression,
+        command=crontab_command(target.command("watch", "--scheduled")),
+        tag=crontab_tag(WATCH_ID),
+    ).rstrip("\n")
+    return CrontabEntry(WATCH_ID, line, True)
 
 
 def systemd_units(jobs: Sequence[AnyJob], target: Target, templates: Templates) -> dict[str, str]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, TypeAdapter
+from pydantic import Field, TypeAdapter, field_validator, model_validator
 
 from cronsync.core.field_errors import did_you_mean, error_message
+from cronsync.core.health import HOUR_STEPS, MINUTE_STEPS
 from cronsync.core.jobs import GatewayName, PositiveDuration, StrictModel, Text
 from cronsync.core.jsontext import json_type_name
 
@@ -54,6 +55,32 @@ class HookSettings(StrictModel):
     )
 
 
+class WatchSettings(StrictModel):
+    """The watchdog: `cronsync watch` on a timer (or crontab entry), notifying these gateways."""
+
+    gateways: list[GatewayName] = Field(default_factory=list, description="told when a job goes wrong")
+    every: PositiveDuration = Field(default=3600, description="how often it checks, e.g. '15m', '1h'")
+
+    @field_validator("every")
+    @classmethod
+    def _even(cls, every: int) -> int:
+        minutes, rest = divmod(every, 60)
+        if rest == 0 and (minutes in MINUTE_STEPS or (minutes % 60 == 0 and minutes // 60 in HOUR_STEPS)):
+            return every
+        raise ValueError(
+            f"{every} seconds cannot be scheduled evenly on a cron schedule; use minutes that divide an "
+            'hour ("1m", "2m", "5m", "10m", "15m", "20m", "30m") or hours that divide a day ("1h", "2h", '
+            '"3h", "4h", "6h", "8h", "12h", "24h")'
+        )
+
+
+class HealthchecksSettings(StrictModel):
+    """Provisioning: `apply` creates or updates one check per job through healthchecks' Management API v3."""
+
+    api_url: Text = Field(default="https://healthchecks.io/api/v3/", description="Management API base URL")
+    api_key_env: Text = Field(description="variable (environment or secrets.env) holding the API key")
+
+
 class Settings(StrictModel):
     gateways: dict[GatewayName, list[Text]] = Field(
         default_factory=dict, description="gateway name -> apprise URLs; ${VAR} is expanded at run time"
@@ -62,6 +89,21 @@ class Settings(StrictModel):
     log: LogSettings = Field(default_factory=LogSettings)
     hooks: HookSettings = Field(default_factory=HookSettings)
     python: Text | None = Field(default=None, description="interpreter for .py scripts (default: python3)")
+    watch: WatchSettings | None = Field(default=None, description="the watchdog of missed and failing runs")
+    healthchecks: HealthchecksSettings | None = Field(
+        default=None, description="create one healthchecks.io check per job on apply"
+    )
+
+    @model_validator(mode="after")
+    def _watch_gateways_defined(self) -> Settings:
+        if self.watch is not None:
+            for gateway in self.watch.gateways:
+                if gateway not in self.gateways:
+                    known = ", ".join(sorted(self.gateways)) or "none yet"
+                    raise ValueError(
+                        f"watch.gateways: gateway {gateway!r} is not defined in 'gateways' (defined: {known})"
+                    )
+        return self
 
 
 SETTINGS_ADAPTER = TypeAdapter(Settings)

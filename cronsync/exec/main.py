@@ -154,6 +154,10 @@ def execute_run(run: Run) -> int:
         line = _report_bug(run.space, exc, run)
         outcome.error = f"{outcome.error}\n{line}" if outcome.error else line
         notifications = []
+    if outcome.pings is not None:
+        from cronsync.exec.healthcheck import ping_end
+
+        outcome.pings.append(ping_end(run, outcome))
     try:
         record = record_run(run, outcome, notifications)
     except Exception as exc:
@@ -182,6 +186,7 @@ def run_job(run: Run, outcome: Outcome) -> JobLock | None:
                 _skip(outcome, reason)
                 return held
         held.hand_to_job()
+        _ping_start(run, outcome)
         if run.job["action"] == "agent_workflow":
             from cronsync.exec.agent import run_agent
 
@@ -199,6 +204,14 @@ def run_job(run: Run, outcome: Outcome) -> JobLock | None:
 def _skip(outcome: Outcome, reason: str) -> None:
     outcome.status, outcome.exit_code, outcome.error = "skipped", JOB_SKIPPED, reason
     say(reason)
+
+
+def _ping_start(run: Run, outcome: Outcome) -> None:
+    """The healthcheck's /start, once the run holds its lock (only for a job with a healthcheck)."""
+    if run.job.get("healthcheck"):
+        from cronsync.exec.healthcheck import ping_start
+
+        outcome.pings = [ping_start(run)]
 
 
 def _bug_line(space: UserSpace, exc: Exception, run: Run | None = None) -> str:

@@ -33,8 +33,8 @@ def should_notify(job: Job, outcome: Outcome) -> bool:
     when = job["notify"]["on"]
     if not job["notify"]["gateways"] or outcome.status == "skipped" or when == "never":
         return False
-    if when == "always":
-        return True
+    if when in ("always", "change"):
+        return True  # "change": send_notifications asks the log whether this run changed anything
     if when == "failure":
         return outcome.status in ("failure", "timeout")
     return bool(outcome.stdout.text().strip())  # "output"
@@ -64,12 +64,19 @@ def _message(job: Job, outcome: Outcome, redact: Redact) -> str:
 
 
 def send_notifications(run: Run, outcome: Outcome) -> list[dict[str, Any]]:
+    body = (
+        change_message(run, outcome)
+        if run.job["notify"]["on"] == "change"
+        else message(run.job, outcome, run.redact)
+    )
+    if body is None:
+        return []
     from cronsync.adapters.notify import notify_gateways
 
     results = notify_gateways(
         run.job["notify"]["gateways"],
         run.settings.get("gateways") or {},
-        message(run.job, outcome, run.redact),
+        body,
         failed=outcome.status != "success",
         secrets=run.secrets(),
     )
@@ -77,6 +84,20 @@ def send_notifications(run: Run, outcome: Outcome) -> list[dict[str, Any]]:
         if not result["ok"]:
             say(f"notification failed: {result['error']} (attempts: {result['attempts']})")
     return results
+
+
+def change_message(run: Run, outcome: Outcome) -> str | None:
+    """`notify.on: "change"`: the message of the first failure after a success, or of the first
+    success after failures ("Backup: recovered after 3 failures"); None when nothing changed."""
+    from cronsync.exec.change import failures_before
+
+    before = failures_before(run)
+    if outcome.status in ("failure", "timeout"):
+        return message(run.job, outcome, run.redact) if before == 0 else None
+    if outcome.status == "success" and before:
+        plural = "" if before == 1 else "s"
+        return run.redact(f"{run.job['name']}: recovered after {before} failure{plural}")
+    return None
 
 
 def make_record(
@@ -110,6 +131,8 @@ def record_run(run: Run, outcome: Outcome, notifications: list[dict[str, Any]]) 
         record["waited"] = run.waited
     if notifications:
         record["notifications"] = notifications
+    if outcome.pings is not None:
+        record["healthcheck"] = outcome.pings
     return record
 
 

@@ -48,6 +48,7 @@ class Outcome:
         self.stdout = Capture(capture_bytes)
         self.stderr = Capture(capture_bytes)
         self.error: str | None = None
+        self.pings: list[dict[str, Any]] | None = None  # a job's healthcheck pings (exec/healthcheck.py)
 
     def fail(self, message: str, exit_code: int, *, timed_out: bool = False) -> None:
         self.status = "timeout" if timed_out else "failure"
@@ -133,7 +134,7 @@ def new_run_id(epoch: float) -> str:
 def needs_secrets(run: Run) -> bool:
     agent = run.settings.get("agent") or {}
     uses_key = run.job["action"] == "agent_workflow" and bool(agent.get("api_key_env"))
-    return uses_key or bool(run.job["notify"]["gateways"])
+    return uses_key or bool(run.job["notify"]["gateways"]) or bool(run.job.get("healthcheck"))
 
 
 def check_secrets_file(run: Run) -> None:

@@ -38,6 +38,8 @@ COMPILED_FILE = "state/compiled.json"
 APPLY_LOCK_FILE = "state/apply.lock"
 WATCHER_STATE_FILE = "state/watcher-applied"
 APPLY_MANIFEST_FILE = "state/apply-manifest.json"
+INSTALLED_FILE = "state/installed.json"
+WATCH_STATE_FILE = "state/watch.json"
 
 
 def lock_name(job_id: str) -> str:
@@ -218,6 +220,17 @@ class UserSpace:
     def apply_manifest_file(self) -> Path:
         """What the last successful systemd apply installed, from which inputs (userspace.manifest)."""
         return self.root / APPLY_MANIFEST_FILE
+
+    @property
+    def installed_file(self) -> Path:
+        """When each job's schedule was installed as it is now (userspace.installed): where health
+        starts counting its instants."""
+        return self.root / INSTALLED_FILE
+
+    @property
+    def watch_state_file(self) -> Path:
+        """What `cronsync watch` last reported per job, and when it last ran (userspace.watchstate)."""
+        return self.root / WATCH_STATE_FILE
 
     @property
     def apply_lock_file(self) -> Path:

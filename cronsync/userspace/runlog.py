@@ -119,6 +119,27 @@ def read_json_lines(file: PathLike, keep: int = 100) -> Iterator[dict[str, Any]]
                     yield record
 
 
+def job_records_newest_first(file: PathLike, job_id: str, keep: int = 100) -> Iterator[dict[str, Any]]:
+    """The job's records, newest first: the log, then its rotated files (each read only when the newer
+    ones did not suffice); unreadable lines are skipped."""
+    path = os.fspath(file)
+    wanted = job_id.encode()
+    for name in [path] + [rotated_file(path, n) for n in range(1, keep + 1)]:
+        try:
+            with open(name, "rb") as handle:
+                lines = handle.read().splitlines()
+        except OSError:
+            if name != path:
+                return
+            continue
+        for raw in reversed(lines):
+            if wanted not in raw:
+                continue  # most lines are other jobs': no JSON parsing for them
+            record = parse_record(raw)
+            if record is not None and record.get("job_id") == job_id:
+                yield record
+
+
 def parse_record(raw: str | bytes) -> dict[str, Any] | None:
     """One log line's record; None for what cannot be read (invalid UTF-8 or JSON, NaN or Infinity,
     nesting too deep, not an object)."""

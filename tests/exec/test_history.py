@@ -66,3 +66,32 @@ def test_history_reads_rotated_files_in_order(tmp_path: Path) -> None:
     runs = json.loads(cronsync("history", "--json", "-n", "100", user_dir=user).stdout)
     assert len(runs) == 6
     assert [r["start"] for r in runs] == sorted(r["start"] for r in runs)
+
+
+def test_history_shows_the_missed_instants_in_line_with_the_runs(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from cronsync.userspace.installed import record_install_times
+    from cronsync.userspace.paths import UserSpace
+
+    user = make_space(
+        tmp_path,
+        [script_job("Often", "ok.sh", cron="* * * * *"), script_job("Daily", "ok.sh")],
+        scripts={"ok.sh": "#!/bin/sh\necho fine\n"},
+    )
+    installed = datetime.now(UTC) - timedelta(minutes=10, seconds=30)
+    record_install_times(UserSpace(user), [("often", "create", True), ("daily", "create", True)], installed)
+    assert run_exec(user, "often").returncode == 0
+    records = json.loads(cronsync("history", "--json", "-n", "100", user_dir=user).stdout)
+    missed = [r for r in records if r["status"] == "missed"]
+    assert {r["job_id"] for r in missed} == {"often"} and 9 <= len(missed) <= 11
+    assert all("start" not in r and r["trigger"] == "timer" for r in missed)
+    scheduled = [datetime.fromisoformat(r["scheduled"]) for r in missed]
+    assert scheduled == sorted(scheduled) and all(s.second == 0 for s in scheduled)
+    ran = next(r for r in records if r["status"] == "success")
+    assert all(s < datetime.fromisoformat(ran["start"]) for s in scheduled[:-1])
+
+    table = cronsync("history", "often", user_dir=user).stdout.splitlines()
+    assert sum(line.split()[4] == "missed" for line in table[1:]) == len(missed)
+    only_daily = json.loads(cronsync("history", "daily", "--json", user_dir=user).stdout)
+    assert only_daily == []

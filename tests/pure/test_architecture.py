@@ -241,6 +241,8 @@ OWNERS = {  # a state file's name in the layout (cronsync/userspace/paths.py) ->
     "watcher_state_file": "cronsync.userspace.manifest",
     "ERRORS_FILE": "cronsync.userspace.bugreport",
     "apply_lock_file": "cronsync.apply.engine",
+    "installed_file": "cronsync.userspace.installed",
+    "watch_state_file": "cronsync.userspace.watchstate",
 }
 WRITERS = {  # modules that write files themselves, and why
     "cronsync.userspace.files": "the one atomic write",
@@ -339,6 +341,7 @@ EXEC_MODULES = {  # what `cronsync exec` may load with a current cache (README: 
     "cronsync.exec.run",
     "cronsync.exec.record",
     "cronsync.exec.script",
+    "cronsync.exec.healthcheck",  # only for a job with a healthcheck (tests/exec/test_healthcheck_pings.py)
 }
 
 

@@ -394,3 +394,27 @@ def test_changed_settings_invalidate_the_manifest(key_inputs: tuple[UserSpace, P
     assert key_of(space) != before
     space.settings_file.write_text(text)
     assert key_of(space) == before
+
+
+def test_the_watchdog_units_come_and_go_with_settings_watch_and_keep_the_fast_path(
+    systemd_user: UserManager, user_dir: Path
+) -> None:
+    settings_file = UserSpace(user_dir).settings_file
+    settings = json.loads(settings_file.read_text())
+    settings_file.write_text(json.dumps({**settings, "watch": {"every": "30m"}}))
+    first = probed_apply(user_dir)
+    assert first.report["ok"] and {"cronsync-watch.service", "cronsync-watch.timer"} <= set(
+        first.report["files_written"]
+    )
+    timer = (systemd_user.unit_dir / "cronsync-watch.timer").read_text()
+    assert "OnCalendar=*-*-* *:00,30:00" in timer and "Persistent=false" in timer
+    assert '"watch" "--scheduled"' in (systemd_user.unit_dir / "cronsync-watch.service").read_text()
+    assert systemd_user.show("cronsync-watch.timer", "ActiveState")["ActiveState"] == "active"
+    again = probed_apply(user_dir)
+    assert not again.validated and not again.report["changed"]
+    assert {job["id"]: job["action"] for job in again.report["jobs"]}["watch"] == "unchanged"
+    systemd_user.systemctl("stop", "cronsync-sync.path")  # this edit is applied by hand
+    settings_file.write_text(json.dumps(settings))
+    removed = probed_apply(user_dir)
+    assert {"cronsync-watch.service", "cronsync-watch.timer"} <= set(removed.report["files_deleted"])
+    assert not (systemd_user.unit_dir / "cronsync-watch.timer").exists()

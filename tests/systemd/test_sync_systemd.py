@@ -354,6 +354,12 @@ def test_status_reports_schedules_and_drift(systemd_user: UserManager, user_dir:
         row["id"]: row for row in json.loads(cronsync("status", "--json", user_dir=user_dir).stdout)["jobs"]
     }
     clean = rows["clean-temp-files"]
+    assert set(clean) == {
+        *("id", "name", "enabled", "schedule", "schedule_description", "timezone", "description"),
+        *("next_run", "last_run", "last_result", "last_duration_s", "installed", "changes", "will_fail"),
+        *("health", "missed_runs", "last_missed"),
+    }
+    assert (clean["health"], clean["missed_runs"], clean["last_missed"]) == ("never-ran", 0, None)
     assert clean["installed"] == "in-sync" and clean["enabled"] is True and clean["schedule"] == "0 0 * * 0"
     assert clean["description"] == "Deletes old files from /tmp"
     assert clean["schedule_description"] == "At 00:00 on Sunday"

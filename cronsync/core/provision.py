@@ -1,0 +1,57 @@
+"""What `apply` asks healthchecks' Management API v3 for: one check per job, with the job's own schedule.
+
+Pure: built from the jobs as compiled.json holds them. A check is keyed by its slug, `cronsync-<id>`
+(sent with `"unique": ["slug"]`, so re-applying updates it instead of adding another); its grace is
+the job's random delay + accuracy + timeout + GRACE_MARGIN_SECONDS, so a run late within what the job
+allows is not reported down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from cronsync.core.schedule import crontab_expression, parse
+
+TAG = "cronsync"
+SLUG_PREFIX = "cronsync-"
+GRACE_MARGIN_SECONDS = 60
+MIN_GRACE_SECONDS = 60  # the API's lower bound
+
+
+def slug(job_id: str) -> str:
+    return f"{SLUG_PREFIX}{job_id}"
+
+
+def grace(job: Mapping[str, Any]) -> int:
+    seconds = int(job.get("random_delay") or 0) + int(job.get("accuracy") or 1)
+    seconds += int(job.get("timeout") or 0) + GRACE_MARGIN_SECONDS
+    return max(seconds, MIN_GRACE_SECONDS)
+
+
+def check_payload(job: Mapping[str, Any], local_zone: str | None, jobs_file: str) -> dict[str, Any] | None:
+    """The check of one job (compiled.json form); None for an @reboot job, which has no schedule."""
+    schedule = parse(str(job["cron"]))
+    if schedule.is_reboot:
+        return None
+    return {
+        "name": job["name"],
+        "slug": slug(str(job["id"])),
+        "tags": TAG,
+        "desc": f"cronsync job {job['id']} from {jobs_file}",
+        "schedule": crontab_expression(schedule),
+        "tz": job.get("timezone") or local_zone or "UTC",
+        "grace": grace(job),
+        "unique": ["slug"],
+    }
+
+
+def checks_to_pause(listed: Iterable[Mapping[str, Any]], wanted: set[str]) -> list[Mapping[str, Any]]:
+    """Checks cronsync made (tag and slug) for jobs that are gone, not already paused."""
+    return [
+        check
+        for check in listed
+        if str(check.get("slug", "")).startswith(SLUG_PREFIX)
+        and check.get("slug") not in wanted
+        and check.get("status") != "paused"
+    ]
