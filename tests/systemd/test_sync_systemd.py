@@ -575,7 +575,8 @@ def test_doctor_points_at_what_to_fix(systemd_user: UserManager, user_dir: Path)
     unit.write_text(unit.read_text().replace(launcher, "/nonexistent/cronsync/__main__.py"))
     broken = cronsync("doctor", user_dir=user_dir)
     assert broken.returncode == 1
-    assert "/nonexistent/cronsync/__main__.py" in broken.stdout and "fix: cronsync apply" in broken.stdout
+    assert "/nonexistent/cronsync/__main__.py" in broken.stdout
+    assert f"fix: cronsync --user-dir {user_dir} apply (with the cronsync you use now)" in broken.stdout
 
 
 def test_a_timer_really_runs_cronsync_exec(systemd_user: UserManager, user_dir: Path) -> None:
