@@ -232,6 +232,9 @@ def job_units(job: AnyJob, target: Target, templates: Templates) -> dict[str, st
         on_startup="0" if schedule.is_reboot else None,
         persistent="true" if job.persistent else "false",
         random_delay=f"{job.random_delay}s",
+        # Without it, every daemon-reload (each save) draws a new delay and can push a daily run past its
+        # elapse again and again, so it never runs (systemd#18678). systemd 247+.
+        fixed_random_delay=job.random_delay > 0,
         accuracy=f"{job.accuracy}s",
         service=service_name(job.id),
     )

@@ -30,7 +30,7 @@ SERVICE_KEYS = {
     "TimeoutStartSec",
 }
 TIMER_KEYS = {"Description", "OnCalendar", "OnStartupSec", "Persistent", "RandomizedDelaySec", "AccuracySec"}
-TIMER_KEYS |= {"Unit", "WantedBy"}
+TIMER_KEYS |= {"Unit", "WantedBy", "FixedRandomDelay"}
 
 
 def target_for(user_dir: Path) -> render.Target:
@@ -110,6 +110,9 @@ def test_job_fields_reach_the_units(tmp_path: Path) -> None:
     timer, service = dict(directives(units["cronsync-job.timer"])), directives(units["cronsync-job.service"])
     assert timer["Persistent"] == "false"
     assert timer["RandomizedDelaySec"] == "300s"
+    assert timer["FixedRandomDelay"] == "true"  # else each daemon-reload draws a new delay (systemd#18678)
+    undelayed = render.job_units(script_job(), target_for(tmp_path), TEMPLATES)["cronsync-job.timer"]
+    assert "FixedRandomDelay" not in dict(directives(undelayed))
     assert timer["AccuracySec"] == "30s"
     assert timer["OnCalendar"] == on_calendar(parse("*/5 * * * *"), "Europe/Berlin")[0]
     assert ("TimeoutStartSec", f"{90 + render.TIMEOUT_GRACE_SECONDS}s") in service
