@@ -6,6 +6,7 @@ tests (tests/pure/test_schedule.py, tests/pure/test_schedule_forms.py).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import product
 from typing import Any
 
@@ -128,7 +129,7 @@ def _component_dates(component: dict[str, Any], months: list[int]) -> list[str]:
     return min(candidates, key=len)
 
 
-Groups = list[tuple[str, str, Pattern]]  # (years, '-' or '~', pattern)
+Groups = list[tuple[str, str, Pattern, int]]  # (years, '-' or '~', pattern, the month's length)
 
 
 def _month_dates(component: dict[str, Any], month: int, relative: bool) -> Groups | None:
@@ -137,19 +138,18 @@ def _month_dates(component: dict[str, Any], month: int, relative: bool) -> Group
     patterns = [_pattern(component, length, relative) for length in lengths]
     if relative and any(day > MAX_RELATIVE_DAY for pattern in patterns for day, _ in pattern):
         return None
+    separator = "~" if relative else "-"
     if len(patterns) == 2:
         common, leap = patterns
-        shared = frozenset(item for item in leap if item[0] <= 28) if not relative else leap
-        if shared != common:
+        if (leap if relative else _restricted(leap, 28)) != common:
             return None
-        return [("*", "~" if relative else "-", leap)]
-    return [("*", "~" if relative else "-", patterns[0])]
+    return [("*", separator, patterns[-1], lengths[-1])]
 
 
 def _by_year(component: dict[str, Any]) -> Groups:
     return [
-        (COMMON_YEARS, "-", _pattern(component, 28, False)),
-        (LEAP_YEARS, "-", _pattern(component, 29, False)),
+        (COMMON_YEARS, "-", _pattern(component, 28, False), 28),
+        (LEAP_YEARS, "-", _pattern(component, 29, False), 29),
     ]
 
 
@@ -162,21 +162,56 @@ def _pattern(component: dict[str, Any], length: int, relative: bool) -> Pattern:
     return frozenset(items)
 
 
+def _restricted(pattern: Pattern, length: int) -> Pattern:
+    return frozenset(item for item in pattern if item[0] <= length)
+
+
+@dataclass
+class _Group:
+    """Months that one set of lines serves: a day a month lacks never fires in it, so months of different
+    lengths share lines when they agree on the days they have."""
+
+    years: str
+    separator: str
+    pattern: Pattern
+    lengths: list[int]
+    months: list[int]
+
+    def fits(self, years: str, separator: str, pattern: Pattern, length: int) -> bool:
+        if (years, separator) != (self.years, self.separator):
+            return False
+        if separator == "~":
+            return pattern == self.pattern
+        merged = self.pattern | pattern
+        return all(
+            _restricted(merged, size) == _restricted(self.pattern, size) for size in self.lengths
+        ) and (_restricted(merged, length) == pattern)
+
+
 def _dates(choice: list[Groups], months: list[int]) -> list[str]:
-    grouped: dict[tuple[str, str, Pattern], list[int]] = {}
-    for month, groups in zip(months, choice, strict=True):
-        for group in groups:
-            grouped.setdefault(group, []).append(month)
+    groups: list[_Group] = []
+    for month, month_groups in zip(months, choice, strict=True):
+        for years, separator, pattern, length in month_groups:
+            group = next((g for g in groups if g.fits(years, separator, pattern, length)), None)
+            if group is None:
+                groups.append(_Group(years, separator, pattern, [length], [month]))
+            else:
+                group.pattern |= pattern
+                group.lengths.append(length)
+                group.months.append(month)
+    return [date for group in groups for date in _group_dates(group)]
+
+
+def _group_dates(group: _Group) -> list[str]:
+    month_text = _numbers(frozenset(group.months), MONTH, cycle=12)
+    by_weekdays: dict[frozenset[int], list[int]] = {}
+    for day, weekdays in sorted(group.pattern):
+        by_weekdays.setdefault(weekdays, []).append(day)
     dates = []
-    for (years, separator, pattern), group_months in grouped.items():
-        month_text = _numbers(frozenset(group_months), MONTH, cycle=12)
-        by_weekdays: dict[frozenset[int], list[int]] = {}
-        for day, weekdays in sorted(pattern):
-            by_weekdays.setdefault(weekdays, []).append(day)
-        for weekdays, days in sorted(by_weekdays.items(), key=lambda item: item[1]):
-            prefix = "" if weekdays == ALL_WEEKDAYS else _weekdays(weekdays) + " "
-            day_text = _numbers(frozenset(days), DAY, cycle=None)
-            dates.append(f"{prefix}{years}-{month_text}{separator}{day_text}")
+    for weekdays, days in sorted(by_weekdays.items(), key=lambda item: item[1]):
+        prefix = "" if weekdays == ALL_WEEKDAYS else _weekdays(weekdays) + " "
+        day_text = _numbers(frozenset(days), DAY, cycle=None)
+        dates.append(f"{prefix}{group.years}-{month_text}{group.separator}{day_text}")
     return dates
 
 
