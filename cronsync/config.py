@@ -10,11 +10,15 @@ from pydantic import ValidationError
 from cronsync.core.errors import InvalidInput, Problem
 from cronsync.core.jobs import AgentJob, ScriptJob, validate_jobs_data
 from cronsync.core.jsontext import format_loc, parse_json_text
+from cronsync.core.schedule import parse as parse_schedule
+from cronsync.core.schedule import to_match
 from cronsync.core.settings import SETTINGS_ADAPTER, Settings
 from cronsync.userspace.compiled import current_signature, is_current, save_compiled, source_key
 from cronsync.userspace.paths import UserSpace, read_sources_bytes
 
 AnyJob = ScriptJob | AgentJob
+
+GUARD = "guard"  # the compiled job's schedule as data (core/cronmatch.py), for `cronsync exec --guard`
 
 
 @dataclass(frozen=True)
@@ -151,6 +155,10 @@ def compiled_job(job: AnyJob) -> dict[str, Any]:
     data["id"] = job.id
     data["timeout"] = job.effective_timeout()
     data["notify"] = job.effective_notify().model_dump(mode="json")
+    schedule = parse_schedule(job.cron)
+    if schedule.special_days or job.timezone:
+        # What `exec --guard` checks, for a crontab entry that fires more often than the schedule.
+        data[GUARD] = to_match(schedule, job.timezone)
     return data
 
 
@@ -179,7 +187,7 @@ def last_valid_config(space: UserSpace) -> Config | None:
             records, settings, key = compiled.records(), compiled.settings, compiled.key
         except CacheMiss:
             return None
-    data = [{k: v for k, v in record.items() if k != "id"} for record in records.values()]
+    data = [{k: v for k, v in record.items() if k not in ("id", GUARD)} for record in records.values()]
     jobs, problems = validate_jobs_data(data, str(space.jobs_file))
     try:
         valid_settings = SETTINGS_ADAPTER.validate_python(settings)

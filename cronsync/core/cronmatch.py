@@ -1,8 +1,8 @@
 """Whether a wall-clock time is one of a schedule's times, from a Match: the schedule as plain JSON data
-(bit masks), which `state/compiled.json` carries for `cronsync exec --guard`.
+(bit masks), which `state/compiled.json` carries for `cronsync exec --guard` (exec/guard.py).
 
 `cronsync exec` imports this on its hot path (a crontab entry that fires more often than the job's
-schedule): it imports nothing at module level, and datetime/zoneinfo only inside the functions.
+schedule): it imports nothing at module level, and datetime only inside the functions that need it.
 """
 
 from __future__ import annotations
@@ -112,32 +112,21 @@ def never_fires(match: Match) -> bool:
 
 def wall_matches(match: Match, wall: datetime) -> bool:
     """Whether this wall-clock time (its second included) is one of the schedule's."""
+    weekday = (wall.weekday() + 1) % 7
+    return matches(match, wall.year, wall.month, wall.day, wall.hour, wall.minute, wall.second, weekday)
+
+
+def matches(
+    match: Match, year: int, month: int, day: int, hour: int, minute: int, second: int, weekday: int
+) -> bool:
     if not (
-        match["seconds"] >> wall.second & 1
-        and match["minutes"] >> wall.minute & 1
-        and match["hours"] >> wall.hour & 1
-        and match["months"] >> wall.month & 1
+        match["seconds"] >> second & 1
+        and match["minutes"] >> minute & 1
+        and match["hours"] >> hour & 1
+        and match["months"] >> month & 1
     ):
         return False
-    length = days_in_month(wall.year, wall.month)
-    return day_matches(match, wall.day, length, (wall.weekday() + 1) % 7)
-
-
-def fires_at(match: Match, epoch: float) -> bool:
-    """Whether the minute holding `epoch` is one of the schedule's times in its zone (the machine's when
-    none), read as systemd reads OnCalendar=: a wall-clock time repeated by a DST change counts once, the
-    first time, and a skipped one never."""
-    from datetime import datetime
-
-    minute = int(epoch) - int(epoch) % 60
-    zone = match["zone"]
-    if zone:
-        from zoneinfo import ZoneInfo
-
-        wall = datetime.fromtimestamp(minute, ZoneInfo(zone))
-    else:
-        wall = datetime.fromtimestamp(minute)
-    return not wall.fold and wall_matches(match, wall)
+    return day_matches(match, day, days_in_month(year, month), weekday)
 
 
 def wall_times(match: Match, after: datetime) -> Iterator[datetime]:

@@ -103,10 +103,10 @@ def _every_candidate_minute(schedule: Schedule, timezone: str, local_zone: str |
 
 @cache
 def _minute_shifts(zone: str, local_zone: str) -> frozenset[int]:
-    """(offset of zone - offset of local_zone) modulo an hour, in minutes, for every offset either has
-    had from 1990 to 2050 (each pair, so a change of rules in one of them stays covered)."""
+    """How far the local minute is from the job's: (local offset - the zone's offset) modulo an hour, for
+    every offset either has had from 1990 to 2050 (each pair, so a change of rules in one stays covered)."""
     return frozenset(
-        (theirs - ours) % 60 for theirs in _offset_minutes(zone) for ours in _offset_minutes(local_zone)
+        (ours - theirs) % 60 for theirs in _offset_minutes(zone) for ours in _offset_minutes(local_zone)
     )
 
 
