@@ -9,13 +9,13 @@ from typing import Any
 import click
 
 from cronsync.commands.common import JSON_OPTION
+from cronsync.core.describe import describe
 from cronsync.core.phrases import check_not_words
 from cronsync.core.schedule import (
     Schedule,
     ScheduleError,
     check_zone,
     crontab_expression,
-    describe,
     next_fires,
     on_calendar,
     parse,

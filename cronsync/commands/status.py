@@ -11,8 +11,9 @@ import click
 from cronsync.apply.engine import Backend, installed_backend, make_plan
 from cronsync.commands.common import BACKEND_OPTION, JSON_OPTION, config_or_last_valid, user_space
 from cronsync.config import Config
+from cronsync.core.describe import describe
 from cronsync.core.plan import JobPlan
-from cronsync.core.schedule import describe, parse
+from cronsync.core.schedule import parse
 from cronsync.exec.readiness import will_fail
 from cronsync.userspace.runlog import last_records
 

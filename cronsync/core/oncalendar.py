@@ -263,7 +263,7 @@ def _progression(ordered: list[int], spec: CronField, cycle: int | None, lowest:
     return f"{first:02d}..{last:02d}/{step}"
 
 
-def _runs(ordered: list[int]) -> list[list[int]]:
+def consecutive_runs(ordered: list[int]) -> list[list[int]]:
     runs: list[list[int]] = []
     for value in ordered:
         if runs and value == runs[-1][-1] + 1:
@@ -277,7 +277,7 @@ def _weekdays(weekdays: frozenset[int]) -> str:
     """systemd weekday notation: Mon..Sun order, runs of three or more as ranges."""
     indexes = sorted((day + 6) % 7 for day in weekdays)  # cron 0=Sunday -> systemd 0=Monday
     parts = []
-    for run in _runs(indexes):
+    for run in consecutive_runs(indexes):
         names = [SYSTEMD_WEEKDAYS[i] for i in run]
         parts.append(f"{names[0]}..{names[-1]}" if len(run) >= 3 else ",".join(names))
     return ",".join(parts)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 
-from cronsync.core.schedule import ScheduleError, describe, parse
+from cronsync.core.describe import describe
+from cronsync.core.schedule import ScheduleError, parse
 
 _DAYS = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
 _EVERY = re.compile(r"\bevery\s+(\d+)\s+(minute|min|hour)s?\b")

@@ -1,9 +1,8 @@
 """Schedules, the one module the rest of cronsync imports them from: parsing (core/cronexpr.py), OnCalendar=
-lines (core/oncalendar.py), the crontab form (core/crontabform.py), matching (core/cronmatch.py), next
-fire times and descriptions.
+lines (core/oncalendar.py), the crontab form (core/crontabform.py), matching (core/cronmatch.py), and next
+fire times. Descriptions in words are in describe.py.
 
-Pure: no subprocess, no filesystem. cron-descriptor is imported only where needed so that validating
-jobs.json stays cheap.
+Pure: no subprocess, no filesystem.
 """
 
 from __future__ import annotations
@@ -13,11 +12,14 @@ from datetime import timezone as dt_timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsync.core.cronexpr import (
+    ALL_WEEKDAYS,
     DAY,
+    DAYS_IN_MONTH,
     FIELDS,
     HOUR,
     MINUTE,
     MONTH,
+    MONTH_NAMES,
     NICKNAMES,
     SECOND,
     WEEKDAY,
@@ -28,15 +30,17 @@ from cronsync.core.cronexpr import (
 )
 from cronsync.core.cronmatch import to_match, wall_times
 from cronsync.core.crontabform import CrontabForm, crontab_expression, crontab_form
-from cronsync.core.oncalendar import longest_progression as _longest_progression
-from cronsync.core.oncalendar import on_calendar
+from cronsync.core.oncalendar import consecutive_runs, longest_progression, on_calendar
 
 __all__ = [
+    "ALL_WEEKDAYS",
     "DAY",
+    "DAYS_IN_MONTH",
     "FIELDS",
     "HOUR",
     "MINUTE",
     "MONTH",
+    "MONTH_NAMES",
     "NICKNAMES",
     "SECOND",
     "WEEKDAY",
@@ -45,10 +49,11 @@ __all__ = [
     "Schedule",
     "ScheduleError",
     "check_zone",
+    "consecutive_runs",
     "crontab_escape",
     "crontab_expression",
     "crontab_form",
-    "describe",
+    "longest_progression",
     "next_fires",
     "on_calendar",
     "parse",
@@ -113,65 +118,3 @@ def _localize(wall: datetime, zone: ZoneInfo | None) -> datetime | None:
         return None
     # A fixed offset: a zoneinfo time inside a repeated hour never compares equal to another zone's time.
     return aware.astimezone(dt_timezone(aware.utcoffset() or timedelta(0)))
-
-
-# ---------------------------------------------------------------------------------------------- description
-
-
-def describe(schedule: Schedule) -> str:
-    """Plain English, e.g. "At 09:00, Monday through Friday"."""
-    if schedule.is_reboot:
-        return "At startup (once, when the scheduler starts)"
-    from cron_descriptor import CasingTypeEnum, ExpressionDescriptor, FormatError, Options
-
-    options = Options(CasingTypeEnum.Sentence, use_24hour_time_format=True, locale_code="en_US")
-    fields = _plain_fields(schedule)
-    try:
-        descriptor = ExpressionDescriptor(" ".join(fields), options)
-        if fields[2] == "*" or fields[4] == "*":
-            return str(descriptor.get_description())
-        # cron-descriptor reads two restricted day fields as OR; cron ANDs them when one starts with '*'.
-        only_weekday = ExpressionDescriptor(" ".join([*fields[:2], "*", *fields[3:]]), options)
-        weekdays = str(only_weekday.get_day_of_week_description()).removeprefix(", ").removeprefix("only on ")
-        joiner = ", or on " if schedule.either_day else ", but only if it is "
-        text = (
-            f"{descriptor.get_time_of_day_description()}{descriptor.get_day_of_month_description()}"
-            f"{joiner}{weekdays}{descriptor.get_month_description()}"
-        )
-    except (FormatError, ValueError, IndexError):
-        minute, hour, day, month, weekday = fields
-        return f"At minute {minute} of hour {hour}, on day {day} of month {month}, weekday {weekday}"
-    return text[:1].upper() + text[1:]
-
-
-_DESCRIBED_WEEKDAY = CronField(WEEKDAY.name, 0, 6, WEEKDAY.allowed)
-
-
-def _plain_fields(schedule: Schedule) -> list[str]:
-    """The schedule's sets as simple cron fields that cron-descriptor reads reliably."""
-    specs = (MINUTE, HOUR, DAY, MONTH, _DESCRIBED_WEEKDAY)
-    sets = (schedule.minutes, schedule.hours, schedule.days, schedule.months, schedule.weekdays)
-    fields = [_plain_field(values, spec) for values, spec in zip(sets, specs, strict=True)]
-    if schedule.either_day and "*" in (fields[2], fields[4]):
-        fields[2] = fields[4] = "*"  # one day field matches every day, so cron's OR does too
-    return fields
-
-
-def _plain_field(values: frozenset[int], spec: CronField) -> str:
-    if values == spec.full():
-        return "*"
-    for step in range(2, spec.high):
-        if len(values) > 1 and values == frozenset(range(spec.low, spec.high + 1, step)):
-            return f"*/{step}"
-    items = []
-    remaining = sorted(values)
-    while remaining:
-        progression = _longest_progression(remaining)
-        if len(progression) < 3:
-            progression = remaining[:1]
-            items.append(str(remaining[0]))
-        else:
-            step = progression[1] - progression[0]
-            items.append(f"{progression[0]}-{progression[-1]}" + (f"/{step}" if step > 1 else ""))
-        remaining = [value for value in remaining if value not in progression]
-    return ",".join(items)

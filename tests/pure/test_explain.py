@@ -18,7 +18,7 @@ def test_json_has_the_lines_crontab_description_and_next_times_in_the_zone() -> 
     out = json.loads(result.stdout)
     assert out["on_calendar"] == ["Mon..Fri *-*-* 09:00:00 Europe/Berlin"]
     assert out["crontab"] == "0 9 * * 1-5"
-    assert out["description"] == "At 09:00, Monday through Friday"
+    assert out["description"] == "At 09:00 on Monday through Friday"
     assert out["timezone"] == "Europe/Berlin" and out["on_startup"] is False
     times = [datetime.fromisoformat(text) for text in out["next"]]
     assert len(times) == 5
@@ -35,14 +35,14 @@ def test_either_day_rule_gives_two_lines() -> None:
     out = json.loads(cronsync("explain", "1 2 3 4 5", "--json", "--next", "0").stdout)
     assert out["on_calendar"] == ["*-04-03 02:01:00", "Fri *-04-* 02:01:00"]
     assert out["next"] == []
-    assert out["description"] == "At 02:01, on day 3 of the month, or on Friday, only in April"
+    assert out["description"] == "At 02:01 on day 3 of April or on Friday in April"
 
 
 def test_text_output_shows_every_part() -> None:
     result = cronsync("explain", "*/7 * * * *", "--timezone", "UTC", "--next", "3")
     assert result.returncode == 0, result.stderr
     text = result.stdout
-    assert "*/7 * * * *: Every 7 minutes" in text
+    assert "*/7 * * * *: At every 7th minute from 0 through 56 past the hour" in text
     assert "OnCalendar=*-*-* *:00..56/7:00 UTC" in text
     assert "*/7 * * * * <command>" in text
     assert "next 3 run(s) (UTC):" in text

@@ -13,12 +13,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from cronsync.config import load_config
+from cronsync.core.describe import describe
 from cronsync.core.errors import InvalidInput
 from cronsync.core.schedule import (
     ScheduleError,
     crontab_escape,
     crontab_expression,
-    describe,
     next_fires,
     on_calendar,
     parse,
@@ -287,25 +287,6 @@ def test_crontab_expression_is_the_same_schedule_in_a_form_every_cron_reads(
 
 def test_crontab_escape_protects_percent_signs() -> None:
     assert crontab_escape("date +%Y-%m-%d") == "date +\\%Y-\\%m-\\%d"
-
-
-@pytest.mark.parametrize(
-    ("expression", "description"),
-    [
-        ("0 9 * * 1-5", "At 09:00, Monday through Friday"),
-        ("*/15 * * * *", "Every 15 minutes"),
-        ("@weekly", "At 00:00, only on Sunday"),
-        ("@daily", "At 00:00"),
-        ("@yearly", "At 00:00, on day 1 of the month, only in January"),
-        ("1 2 3 4 5", "At 02:01, on day 3 of the month, or on Friday, only in April"),
-        ("0 0 1,15 * mon-fri", "At 00:00, on day 1 and 15 of the month, or on Monday through Friday"),
-        ("0 0 */2 * mon", "At 00:00, every 2 days, but only if it is Monday"),
-        ("30 14 * * 7", "At 14:30, only on Sunday"),
-        ("0 0 1 * 0-7", "At 00:00"),
-    ],
-)
-def test_descriptions_are_plain_english_with_cron_day_rule(expression: str, description: str) -> None:
-    assert describe(parse(expression)) == description
 
 
 def test_next_fires_are_aware_times_in_the_requested_zone() -> None:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
+from cronsync.core.describe import describe
 from cronsync.core.schedule import (
     DAY,
     FIELDS,
@@ -22,9 +23,9 @@ from cronsync.core.schedule import (
     CronField,
     ScheduleError,
     crontab_expression,
-    describe,
     parse,
 )
+from tests.support.descriptions import expected_reading, read
 from tests.support.systemd_calendar import BASE_TIMES, compare_with_systemd
 
 EXAMPLES = int(os.environ.get("CRONSYNC_HYPOTHESIS_EXAMPLES", "300"))
@@ -94,7 +95,7 @@ def test_random_expressions_fire_when_cron_fires_under_real_systemd(expression: 
     ((_, cron_fires, systemd_fires),) = compare_with_systemd([schedule], base, ITERATIONS)
     assert cron_fires, f"cronsim finds no fire time for {expression!r} that cronsync accepted"
     assert systemd_fires == cron_fires
-    # The crontab form is the same schedule, and every schedule can be described.
+    # The crontab form is the same schedule.
     same = parse(crontab_expression(schedule))
     assert [same.minutes, same.hours, same.days, same.months, same.weekdays] == [
         schedule.minutes,
@@ -103,7 +104,19 @@ def test_random_expressions_fire_when_cron_fires_under_real_systemd(expression: 
         schedule.months,
         schedule.weekdays,
     ]
-    assert not describe(schedule).startswith("At minute "), "cron-descriptor could not describe it"
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(expression=cron_expression())
+def test_descriptions_name_exactly_the_values_that_fire(expression: str) -> None:
+    """Read back, a description names every minute, hour, day, weekday and month that fires, no other,
+    and cron's day rule (either day field, or both)."""
+    try:
+        schedule = parse(expression)
+    except ScheduleError:
+        reject()
+    description = describe(schedule)
+    assert read(description) == expected_reading(schedule), description
 
 
 def _assert_cron_never_fires(expression: str) -> None:

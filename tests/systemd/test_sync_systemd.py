@@ -352,7 +352,7 @@ def test_status_reports_schedules_and_drift(systemd_user: UserManager, user_dir:
     clean = rows["clean-temp-files"]
     assert clean["installed"] == "in-sync" and clean["enabled"] is True and clean["schedule"] == "0 0 * * 0"
     assert clean["description"] == "Deletes old files from /tmp"
-    assert clean["schedule_description"] == "At 00:00, only on Sunday"
+    assert clean["schedule_description"] == "At 00:00 on Sunday"
     assert datetime.fromisoformat(clean["next_run"]) == expected_next("0 0 * * 0")
     assert clean["last_run"] is None
     unit = systemd_user.unit_dir / "cronsync-clean-temp-files.timer"
