@@ -26,7 +26,6 @@ from cronsync.core.schedule import (
     MONTH,
     MONTH_NAMES,
     SECOND,
-    WEEKDAY,
     Schedule,
     consecutive_runs,
     longest_progression,

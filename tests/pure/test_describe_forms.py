@@ -29,7 +29,8 @@ FORMS = {
     # Both day fields restricted: either (cron's OR); one starting with '*' or '?': both.
     "0 0 L * 1": "At 00:00 on the last day of the month or on Monday",
     "0 0 15 * 5L": "At 00:00 on day 15 of the month or on the last Friday of the month",
-    "0 0 LW * 1-5": "At 00:00 on the last weekday (Monday to Friday) of the month or on Monday through Friday",
+    "0 0 LW * 1-5": "At 00:00 on the last weekday (Monday to Friday) of the month or on Monday through "
+    "Friday",
     "0 0 */2 * 5L": "At 00:00 on every 2nd day from 1 through 31 of the month, but only if it is the last "
     "Friday of the month",
     "0 0 ? * 1#1": "At 00:00 on the first Monday of the month",
