@@ -92,7 +92,7 @@ def next_fires(
     aware_start = start if start.tzinfo else _localize(start, zone) or start.astimezone()
     if schedule.is_every:
         step = timedelta(seconds=schedule.every_seconds)
-        local = aware_start.astimezone(zone) if zone else aware_start.astimezone()
+        local = (aware_start.astimezone(zone) if zone else aware_start.astimezone()).replace(microsecond=0)
         return [local + step * (index + 1) for index in range(count)]
     wall_start = _wall_clock(aware_start, zone)
     fires: list[datetime] = []
