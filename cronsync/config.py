@@ -11,11 +11,15 @@ from cronsync.core.errors import InvalidInput, Problem
 from cronsync.core.ids import WATCH_ID, WATCH_ID_TAKEN
 from cronsync.core.jobs import AgentJob, ScriptJob, validate_jobs_data
 from cronsync.core.jsontext import format_loc, parse_json_text
+from cronsync.core.schedule import parse as parse_schedule
+from cronsync.core.schedule import to_match
 from cronsync.core.settings import AGENT_BACKENDS, SETTINGS_ADAPTER, Settings, settings_error_message
 from cronsync.userspace.compiled import current_signature, is_current, save_compiled, source_key
 from cronsync.userspace.paths import UserSpace, read_sources_bytes
 
 AnyJob = ScriptJob | AgentJob
+
+GUARD = "guard"  # the compiled job's schedule as data (core/cronmatch.py), for `cronsync exec --guard`
 
 
 @dataclass(frozen=True)
@@ -155,7 +159,7 @@ def load_config(space: UserSpace) -> Config:
     return config
 
 
-COMPUTED_KEYS = ("id", "fires")  # what compiled_job adds that jobs.json does not have
+COMPUTED_KEYS = ("id", GUARD)  # what compiled_job adds that jobs.json does not have
 
 
 def compiled_job(job: AnyJob) -> dict[str, Any]:
@@ -164,26 +168,12 @@ def compiled_job(job: AnyJob) -> dict[str, Any]:
     data["id"] = job.id
     data["timeout"] = job.effective_timeout()
     data["notify"] = job.effective_notify().model_dump(mode="json")
-    data["fires"] = schedule_fields(job.cron)
+    schedule = parse_schedule(job.cron)
+    if not schedule.is_reboot and not schedule.every_seconds:
+        # The job's times as data, for exec: `--guard` (a crontab entry firing on a superset of them) and
+        # the check for a timer re-fired after a long run (exec/overlap.py).
+        data[GUARD] = to_match(schedule, job.timezone)
     return data
-
-
-def schedule_fields(cron: str) -> dict[str, Any] | None:
-    """When the schedule fires, as exec matches it against a minute without a cron parser (the check
-    for a timer re-fired after a long run, exec/overlap.py); None for @reboot."""
-    from cronsync.core.schedule import parse
-
-    schedule = parse(cron)
-    if schedule.is_reboot:
-        return None
-    return {
-        "minutes": sorted(schedule.minutes),
-        "hours": sorted(schedule.hours),
-        "days": sorted(schedule.days),
-        "months": sorted(schedule.months),
-        "weekdays": sorted(schedule.weekdays),
-        "either_day": schedule.either_day,
-    }
 
 
 def write_compiled(config: Config) -> None:

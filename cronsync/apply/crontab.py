@@ -20,7 +20,7 @@ from cronsync.core.errors import InvalidInput, Problem
 from cronsync.core.health import watch_schedule
 from cronsync.core.ids import WATCH_ID
 from cronsync.core.plan import WATCHDOG, BackendName, Plan, plan_crontab
-from cronsync.core.schedule import next_fires, parse
+from cronsync.core.schedule import ScheduleError, crontab_form, next_fires, parse
 from cronsync.resources import templates
 from cronsync.userspace.paths import UserSpace
 
@@ -34,7 +34,9 @@ ZONEINFO = Path("/usr/share/zoneinfo")
 
 def crontab_problems(config: Config) -> list[Problem]:
     """Why the crontab backend would refuse config, found without changing the crontab."""
-    return installation_problems(config) + _timezone_problems(config, crontab.local_timezone())
+    local_zone = crontab.local_timezone()
+    zones = foreign_zones(config.jobs, local_zone)
+    return installation_problems(config) + _schedule_problems(config, zones, local_zone)
 
 
 class CrontabBackend:
@@ -43,9 +45,15 @@ class CrontabBackend:
     def plan(self, config: Config) -> Plan:
         target = installation_target(config.space)
         jobs_file = str(config.space.jobs_file)
+        local_zone = crontab.local_timezone()
+        zones = foreign_zones(config.jobs, local_zone)
         problems = crontab_problems(config)
         try:
-            entries = render.crontab_entries(config.jobs, target, templates())
+            entries = (
+                []
+                if problems
+                else render.crontab_entries(config.jobs, target, templates(), zones, local_zone)
+            )
         except render.RenderError as exc:
             problems.append(Problem(jobs_file, str(exc)))
             entries = []
@@ -105,7 +113,11 @@ class CrontabBackend:
         now = datetime.now().astimezone()
         facts: dict[str, dict[str, Any]] = {}
         for job in jobs:
-            fires = next_fires(parse(job.cron), now, 1) if job.enabled and job.id in installed else []
+            fires = (
+                next_fires(parse(job.cron), now, 1, job.timezone)
+                if job.enabled and job.id in installed
+                else []
+            )
             facts[job.id] = {"next_run": fires[0].isoformat(timespec="seconds") if fires else None}
         return facts
 
@@ -140,20 +152,27 @@ def same_zone(a: str, b: str) -> bool:
         return False
 
 
-def _timezone_problems(config: Config, local_zone: str | None) -> list[Problem]:
-    return [
-        Problem(
-            str(config.space.jobs_file),
-            f"the crontab backend cannot run a job in {job.timezone!r}: Debian's cron has no "
-            f"CRON_TZ and runs every entry in the machine's zone ({local_zone or 'unknown'}); "
-            "remove 'timezone' or use the systemd backend",
-            index,
-            job.name,
-            "timezone",
-        )
-        for index, job in enumerate(config.jobs)
+def foreign_zones(jobs: Sequence[AnyJob], local_zone: str | None) -> dict[str, str | None]:
+    """Each job's timezone where it is not the machine's: Debian's cron has no CRON_TZ, so such a job's
+    entry fires at every candidate minute and `exec --guard` runs it at its times in its zone."""
+    return {
+        job.id: job.timezone
         if job.timezone and not (local_zone and same_zone(job.timezone, local_zone))
-    ]
+        else None
+        for job in jobs
+    }
+
+
+def _schedule_problems(config: Config, zones: dict[str, str | None], local_zone: str | None) -> list[Problem]:
+    """The jobs cron cannot start at their times (seconds, @every), each said on its `cron` field."""
+    problems = []
+    for index, job in enumerate(config.jobs):
+        try:
+            crontab_form(parse(job.cron), zones[job.id], local_zone)
+        except ScheduleError as exc:
+            message = f"the crontab backend cannot run this schedule: {exc}"
+            problems.append(Problem(str(config.space.jobs_file), message, index, job.name, "cron"))
+    return problems
 
 
 def scheduler_warnings() -> list[str]:

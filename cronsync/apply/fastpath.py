@@ -84,7 +84,7 @@ def record_of(key: str, job: AnyJob) -> JobRecord:
     from cronsync.core.jobs import ScriptJob
 
     script = job.payload.path if isinstance(job, ScriptJob) else None
-    return JobRecord(key, job.id, job.name, job.enabled, parse(job.cron).is_reboot, script)
+    return JobRecord(key, job.id, job.name, job.enabled, parse(job.cron).without_calendar, script)
 
 
 def scheduled_of(record: JobRecord) -> Scheduled:

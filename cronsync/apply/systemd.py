@@ -84,7 +84,7 @@ class SystemdBackend:
         wanted: dict[str, tuple[Scheduled, dict[str, str]]] = {}
         try:
             for job in config.jobs:
-                scheduled = Scheduled(job.name, job.enabled, parse(job.cron).is_reboot)
+                scheduled = Scheduled(job.name, job.enabled, parse(job.cron).without_calendar)
                 wanted[job.id] = (scheduled, render.job_units(job, target, shipped))
             wanted[WATCHER_ID] = (WATCHER, render.sync_units(target, shipped))
             if config.settings.watch is not None:

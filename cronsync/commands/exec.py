@@ -31,9 +31,15 @@ Exit codes:
     default=None,
     help="Recorded in the log (default: manual if `cronsync run` asked for this run, else timer).",
 )
+@click.option(
+    "--guard",
+    is_flag=True,
+    help="Run only if this minute is one of the job's times, else exit 0 doing nothing (what a crontab "
+    "entry that fires more often than the schedule passes: L, W, #, a job timezone).",
+)
 @click.pass_context
-def command(ctx: click.Context, job: str, dry_run: bool, trigger: str | None) -> int:
+def command(ctx: click.Context, job: str, dry_run: bool, trigger: str | None, guard: bool) -> int:
     """Run JOB (its id or name) now, as its timer or crontab entry does: lock, run, log, notify."""
     from cronsync.exec.main import main
 
-    return main(user_space(ctx), job, trigger=trigger, dry_run=dry_run)
+    return main(user_space(ctx), job, trigger=trigger, dry_run=dry_run, guard=guard)

@@ -15,7 +15,7 @@ from cronsync.core.schedule import (
     Schedule,
     ScheduleError,
     check_zone,
-    crontab_expression,
+    crontab_form,
     next_fires,
     on_calendar,
     parse,
@@ -45,7 +45,9 @@ def command(expression: str, timezone: str | None, count: int, as_json: bool) ->
     except ScheduleError as exc:
         exc.json_fields["error"] = str(exc)
         raise
-    explanation = explain(schedule, timezone, count, datetime.now(UTC))
+    from cronsync.adapters.crontab import local_timezone
+
+    explanation = explain(schedule, timezone, count, datetime.now(UTC), local_timezone())
     if as_json:
         click.echo(json.dumps(explanation, indent=2))
     else:
@@ -61,16 +63,37 @@ def _check_zone(timezone: str | None) -> None:
         raise ScheduleError(f"--timezone: {exc}") from None
 
 
-def explain(schedule: Schedule, timezone: str | None, count: int, now: datetime) -> dict[str, Any]:
+def explain(
+    schedule: Schedule, timezone: str | None, count: int, now: datetime, local_zone: str | None = None
+) -> dict[str, Any]:
+    crontab, emulated, refused = _crontab(schedule, timezone, local_zone)
     return {
         "expression": schedule.expression,
         "timezone": timezone,
         "on_calendar": on_calendar(schedule, timezone),
         "on_startup": schedule.is_reboot,
-        "crontab": crontab_expression(schedule),
+        "crontab": crontab,
         "description": describe(schedule),
         "next": [fire.isoformat() for fire in next_fires(schedule, now, count, timezone)],
+        "on_active_sec": f"{schedule.every_seconds}s" if schedule.is_every else None,
+        "crontab_emulated": emulated,
+        "crontab_refused": refused,
+        "notes": list(schedule.notes),
     }
+
+
+def _crontab(
+    schedule: Schedule, timezone: str | None, local_zone: str | None
+) -> tuple[str | None, bool, str | None]:
+    """The crontab line's schedule, whether `exec --guard` narrows it, and why the backend refuses it."""
+    from cronsync.apply.crontab import same_zone
+
+    foreign = timezone if timezone and not (local_zone and same_zone(timezone, local_zone)) else None
+    try:
+        form = crontab_form(schedule, foreign, local_zone)
+    except ScheduleError as exc:
+        return None, False, str(exc)
+    return form.expression, form.emulated, None
 
 
 def _as_text(explanation: dict[str, Any]) -> str:
@@ -79,9 +102,19 @@ def _as_text(explanation: dict[str, Any]) -> str:
     if explanation["on_startup"]:
         lines.append("  OnStartupSec=  (once, each time the user's service manager starts)")
     lines += [f"  OnCalendar={line}" for line in explanation["on_calendar"]]
-    lines += ["", "crontab:", f"  {explanation['crontab']} <command>"]
-    if zone:
-        lines.append("  (cron runs it in the system time zone: the crontab backend refuses a job timezone)")
+    if explanation["on_active_sec"]:
+        lines += [f"  {key}={explanation['on_active_sec']}" for key in ("OnActiveSec", "OnUnitActiveSec")]
+        lines.append("  (the first run one interval after the timer starts, then one after each run's start)")
+    lines += ["", "crontab:"]
+    if explanation["crontab"] is None:
+        lines.append(f"  refused: {explanation['crontab_refused']}")
+    elif explanation["crontab_emulated"]:
+        lines.append(f"  {explanation['crontab']} <command> --guard")
+        lines.append("  (emulated: cron starts it at these times, and it runs only at the schedule's own")
+        lines.append(f"  times{' in ' + zone if zone else ''}; the others do nothing)")
+    else:
+        lines.append(f"  {explanation['crontab']} <command>")
+    lines += [f"note: {note}" for note in explanation["notes"]]
     if explanation["next"]:
         lines += ["", f"next {len(explanation['next'])} run(s) ({zone or 'local time'}):"]
         lines += [f"  {datetime.fromisoformat(t):%a} {t}" for t in explanation["next"]]

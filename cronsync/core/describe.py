@@ -25,6 +25,7 @@ from cronsync.core.schedule import (
     MINUTE,
     MONTH,
     MONTH_NAMES,
+    SECOND,
     Schedule,
     consecutive_runs,
     longest_progression,
@@ -36,6 +37,7 @@ MIN_PROGRESSION = 7  # fewer values with a step between them are listed one by o
 MIN_RUN = 3  # fewer consecutive values are listed one by one
 # Weekdays are listed Monday first (ISO order), so that Saturday and Sunday read as the weekend.
 ISO_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+WEEKDAY_NAMES = ("Sunday", *ISO_WEEKDAYS[:-1])  # by cron's number
 
 
 @dataclass(frozen=True)
@@ -56,24 +58,59 @@ class Noun:
     names: tuple[str, ...] = ()  # names[i] is the name of position i
 
 
+SECONDS = Noun("second", "seconds")
 MINUTES = Noun("minute", "minutes")
 HOURS = Noun("hour", "hours")
 DAYS = Noun("day", "days")
 MONTHS = Noun(names=MONTH_NAMES)
 WEEKDAYS = Noun(names=ISO_WEEKDAYS)
+NTH = ("", "first", "second", "third", "fourth", "fifth")
+WORKDAY = "weekday (Monday to Friday)"
+INTERVAL_UNITS = ((86400, "day"), (3600, "hour"), (60, "minute"), (1, "second"))
 
 
 def describe(schedule: Schedule) -> str:
     """Plain English, e.g. "At 09:00 on Monday through Friday", "Every 15 minutes"."""
     if schedule.is_reboot:
         return AT_STARTUP
+    if schedule.is_every:
+        return f"Every {_interval(schedule.every_seconds)}, counted from the start of the previous run"
     return _time(schedule) + _days(schedule)
+
+
+def _interval(seconds: int) -> str:
+    """5400 -> "90 minutes", 86400 -> "1 day", 90 -> "90 seconds" (the largest unit that divides it)."""
+    size, unit = next((size, unit) for size, unit in INTERVAL_UNITS if seconds % size == 0)
+    count = seconds // size
+    return f"{count} {unit}" + ("s" if count != 1 else "")
 
 
 # ---------------------------------------------------------------------------------------------- the time
 
 
 def _time(schedule: Schedule) -> str:
+    """The time of day; a seconds field (six fields) comes first: "Every 5 seconds", "At 09:00:30"."""
+    seconds, minutes, hours = sorted(schedule.seconds), schedule.minutes, schedule.hours
+    if seconds == [0]:
+        return _minute_time(schedule)
+    if len(seconds) == 1 and hours != HOUR.full() and len(minutes) * len(hours) <= MAX_CLOCK_TIMES:
+        clocks = [f"{h:02d}:{m:02d}:{seconds[0]:02d}" for h in sorted(hours) for m in sorted(minutes)]
+        return "At " + _join(clocks)
+    every_minute = minutes == MINUTE.full()
+    step = _real_step(schedule.seconds)
+    if every_minute and schedule.seconds == SECOND.full():
+        every = "Every second"
+    elif every_minute and step:
+        every = f"Every {step} seconds"
+    else:  # "every 30 seconds" would say it fires in every minute
+        every = f"At {_listing(seconds, SECONDS)} past the minute"
+    if every_minute and hours == HOUR.full():
+        return every
+    rest = _minute_time(schedule)
+    return f"{every}, {rest[0].lower()}{rest[1:]}"
+
+
+def _minute_time(schedule: Schedule) -> str:
     minutes, hours = schedule.minutes, schedule.hours
     if hours != HOUR.full() and len(minutes) * len(hours) <= MAX_CLOCK_TIMES:
         return "At " + _join([f"{h:02d}:{m:02d}" for h in sorted(hours) for m in sorted(minutes)])
@@ -87,7 +124,8 @@ def _time(schedule: Schedule) -> str:
 
 
 def _real_step(minutes: frozenset[int]) -> int | None:
-    """N when the minutes are `*/N` and N divides the hour (the gap is N across the hour too)."""
+    """N when the minutes (or seconds) are `*/N` and N divides the hour (the gap is N across the hour
+    too)."""
     ordered = sorted(minutes)
     step = ordered[1] - ordered[0] if len(ordered) > 1 else 0
     cycle = MINUTE.high + 1
@@ -101,14 +139,15 @@ def _real_step(minutes: frozenset[int]) -> int | None:
 
 def _days(schedule: Schedule) -> str:
     """The days and months, under cron's rule: both day fields restricted means either may match."""
-    every_date = schedule.days == DAY.full()
-    every_weekday = schedule.weekdays == ALL_WEEKDAYS
+    every_date = schedule.days == DAY.full() and not _day_forms(schedule)
+    every_weekday = schedule.weekdays == ALL_WEEKDAYS and not _weekday_forms(schedule)
     in_months = "" if schedule.months == MONTH.full() else " in " + _listing(sorted(schedule.months), MONTHS)
     if (every_date and every_weekday) or (schedule.either_day and (every_date or every_weekday)):
         return in_months
     if every_weekday:
         return f" on {_day_list(schedule)}"
-    if every_date or not _dates(schedule)[0]:  # a day of the month that never occurs adds nothing to the OR
+    # a day of the month that never occurs adds nothing to the OR
+    if every_date or not (_dates(schedule)[0] or _day_forms(schedule)):
         return f" on {_weekday_list(schedule, 'and')}{in_months}"
     if schedule.either_day:
         return f" on {_day_list(schedule)} or on {_weekday_list(schedule, 'and')}{in_months}"
@@ -119,12 +158,31 @@ def _day_list(schedule: Schedule) -> str:
     """ "day 1 of the month", "days 1 and 15 of January"."""
     days, months = _dates(schedule)
     of = "the month" if schedule.months == MONTH.full() else _listing(months, MONTHS)
-    return f"{_listing(days, DAYS)} of {of}"
+    return f"{_listing(days, DAYS, forms=_day_forms(schedule))} of {of}"
+
+
+def _day_forms(schedule: Schedule) -> tuple[str, ...]:
+    """L, LW and nW, as the days they are: "the last day", "the weekday (Monday to Friday) nearest day 15"."""
+    forms = ["the last day"] if schedule.last_day else []
+    forms += [f"the last {WORKDAY}"] if schedule.last_workday else []
+    forms += [f"the {WORKDAY} nearest day {day}" for day in sorted(schedule.nearest_workdays)]
+    return tuple(forms)
+
+
+def _weekday_forms(schedule: Schedule) -> tuple[str, ...]:
+    """nL and n#k: "the last Friday of the month", "the second Monday of the month"."""
+    iso = sorted(schedule.last_weekdays, key=lambda day: (day + 6) % 7)
+    forms = [f"the last {WEEKDAY_NAMES[day]} of the month" for day in iso]
+    ordered = sorted(schedule.nth_weekdays, key=lambda item: (item[1], (item[0] + 6) % 7))
+    forms += [f"the {NTH[nth]} {WEEKDAY_NAMES[day]} of the month" for day, nth in ordered]
+    return tuple(forms)
 
 
 def _dates(schedule: Schedule) -> tuple[list[int], list[int]]:
     """The days of the month that occur in one of the months, and the months one of them occurs in:
     `30 1,2` is day 30 of January only, as February has no day 30."""
+    if not schedule.days:  # only L, LW or nW
+        return [], sorted(schedule.months)
     months = [month for month in sorted(schedule.months) if min(schedule.days) <= DAYS_IN_MONTH[month]]
     longest = max((DAYS_IN_MONTH[month] for month in months), default=0)
     return [day for day in sorted(schedule.days) if day <= longest], months
@@ -132,7 +190,7 @@ def _dates(schedule: Schedule) -> tuple[list[int], list[int]]:
 
 def _weekday_list(schedule: Schedule, last_joiner: str) -> str:
     positions = sorted((day + 6) % 7 for day in schedule.weekdays)  # cron's 0 = Sunday -> ISO's 6
-    return _listing(positions, WEEKDAYS, last_joiner)
+    return _listing(positions, WEEKDAYS, last_joiner, _weekday_forms(schedule))
 
 
 # ---------------------------------------------------------------------------------------------- listings

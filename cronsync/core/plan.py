@@ -81,7 +81,7 @@ class Scheduled(NamedTuple):
 
     name: str
     enabled: bool
-    is_reboot: bool
+    is_reboot: bool  # or @every: no calendar elapse to wait for
 
 
 WATCHER = Scheduled("auto-sync watcher", True, False)

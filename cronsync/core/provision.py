@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from cronsync.core.schedule import crontab_expression, parse
+from cronsync.core.schedule import Schedule, crontab_expression, on_calendar, parse
 
 TAG = "cronsync"
 SLUG_PREFIX = "cronsync-"
@@ -30,20 +30,29 @@ def grace(job: Mapping[str, Any]) -> int:
 
 
 def check_payload(job: Mapping[str, Any], local_zone: str | None, jobs_file: str) -> dict[str, Any] | None:
-    """The check of one job (compiled.json form); None for an @reboot job, which has no schedule."""
+    """The check of one job (compiled.json form); None for an @reboot or @every job, which has no times
+    a monitor could expect."""
     schedule = parse(str(job["cron"]))
-    if schedule.is_reboot:
+    if schedule.is_reboot or schedule.every_seconds:
         return None
     return {
         "name": job["name"],
         "slug": slug(str(job["id"])),
         "tags": TAG,
         "desc": f"cronsync job {job['id']} from {jobs_file}",
-        "schedule": crontab_expression(schedule),
+        "schedule": _schedule_text(schedule),
         "tz": job.get("timezone") or local_zone or "UTC",
         "grace": grace(job),
         "unique": ["slug"],
     }
+
+
+def _schedule_text(schedule: Schedule) -> str:
+    """The cron expression when cron can say it, else the OnCalendar= lines (healthchecks reads both, one
+    OnCalendar expression per line; the zone goes in `tz`)."""
+    if schedule.special_days or schedule.seconds != frozenset({0}):
+        return "\n".join(on_calendar(schedule))
+    return crontab_expression(schedule)
 
 
 def checks_to_pause(listed: Iterable[Mapping[str, Any]], wanted: set[str]) -> list[Mapping[str, Any]]:

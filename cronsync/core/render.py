@@ -13,7 +13,7 @@ from pathlib import Path
 from cronsync import JOB_SKIPPED, WATCH_UNHEALTHY, CronsyncError
 from cronsync.core.errors import Problem
 from cronsync.core.ids import WATCH_ID
-from cronsync.core.schedule import crontab_escape, crontab_expression, on_calendar, parse
+from cronsync.core.schedule import crontab_escape, crontab_form, on_calendar, parse
 
 TYPE_CHECKING = False  # jinja2 and the pydantic schema are imported only when something is rendered
 if TYPE_CHECKING:
@@ -234,8 +234,13 @@ def job_units(job: AnyJob, target: Target, templates: Templates) -> dict[str, st
         description=_description(job),
         on_calendar=on_calendar(schedule, job.timezone),
         on_startup="0" if schedule.is_reboot else None,
+        # @every: the first run one interval after the timer starts, then one interval after each start.
+        on_interval=f"{schedule.every_seconds}s" if schedule.is_every else None,
         persistent="true" if job.persistent else "false",
         random_delay=f"{job.random_delay}s",
+        # Without it, every daemon-reload (each save) draws a new delay and can push a daily run past its
+        # elapse again and again, so it never runs (systemd#18678). systemd 247+.
+        fixed_random_delay=job.random_delay > 0,
         accuracy=f"{job.accuracy}s",
         service=service_name(job.id),
     )
@@ -330,16 +335,30 @@ def systemd_units(jobs: Sequence[AnyJob], target: Target, templates: Templates) 
     return units
 
 
-def crontab_entry(job: AnyJob, target: Target, templates: Templates) -> CrontabEntry:
+def crontab_entry(
+    job: AnyJob, target: Target, templates: Templates, zone: str | None = None, local_zone: str | None = None
+) -> CrontabEntry:
+    """The job's crontab line; `zone` is the job's timezone when it is not the machine's (`local_zone`).
+    ScheduleError when cron cannot start the job at its times (seconds, @every)."""
+    form = crontab_form(parse(job.cron), zone, local_zone)
+    guard = ("--guard",) if form.emulated else ()
     line = templates.render(
         "crontab_entry.j2",
         enabled=job.enabled,
-        expression=crontab_expression(parse(job.cron)),
-        command=crontab_command(target.command("exec", job.id)),
+        expression=form.expression,
+        command=crontab_command(target.command("exec", job.id, *guard)),
         tag=crontab_tag(job.id),
     ).rstrip("\n")
     return CrontabEntry(job.id, line, job.enabled)
 
 
-def crontab_entries(jobs: Sequence[AnyJob], target: Target, templates: Templates) -> list[CrontabEntry]:
-    return [crontab_entry(job, target, templates) for job in jobs]
+def crontab_entries(
+    jobs: Sequence[AnyJob],
+    target: Target,
+    templates: Templates,
+    zones: dict[str, str | None] | None = None,
+    local_zone: str | None = None,
+) -> list[CrontabEntry]:
+    """Every job's crontab line; `zones`: the job's timezone by id, where it is not the machine's."""
+    zones = zones or {}
+    return [crontab_entry(job, target, templates, zones.get(job.id), local_zone) for job in jobs]

@@ -46,20 +46,22 @@ if TYPE_CHECKING:
 
 
 def fast_main(argv: list[str]) -> int | None:
-    """argv: `[--user-dir DIR | --user-dir=DIR] exec <job> [--dry-run] [--trigger timer|manual]`; None
-    when they are not that (--help, a usage error): then click has them, for its help and messages."""
+    """argv: `[--user-dir DIR | --user-dir=DIR] exec <job> [--dry-run] [--trigger timer|manual] [--guard]`;
+    None when they are not that (--help, a usage error): then click has them, for its help and messages."""
     parsed = parse_argv(argv)
     if parsed is None:
         return None
-    user_dir, job, dry_run, trigger = parsed
+    user_dir, job, dry_run, trigger, guard = parsed
     _ensure_standard_fds()
-    return main(UserSpace(user_dir_path(user_dir)), job, trigger=trigger, dry_run=dry_run)
+    return main(UserSpace(user_dir_path(user_dir)), job, trigger=trigger, dry_run=dry_run, guard=guard)
 
 
-def main(space: UserSpace, name_or_id: str, *, trigger: str | None, dry_run: bool) -> int:
+def main(
+    space: UserSpace, name_or_id: str, *, trigger: str | None, dry_run: bool, guard: bool = False
+) -> int:
     """One run, its exit code; an error nobody expected is reported as a bug, and the run still logged."""
     try:
-        return execute(space, name_or_id, trigger=trigger, dry_run=dry_run)
+        return execute(space, name_or_id, trigger=trigger, dry_run=dry_run, guard=guard)
     except Exception as exc:
         from cronsync.userspace.bugreport import report_bug
 
@@ -76,7 +78,7 @@ def _ensure_standard_fds() -> None:
             os.open(os.devnull, os.O_RDWR)
 
 
-def parse_argv(argv: list[str]) -> tuple[str | None, str, bool, str | None] | None:
+def parse_argv(argv: list[str]) -> tuple[str | None, str, bool, str | None, bool] | None:
     """The arguments, or None when click should handle them (help, usage errors)."""
     rest = list(argv)
     user_dir = None
@@ -86,11 +88,13 @@ def parse_argv(argv: list[str]) -> tuple[str | None, str, bool, str | None] | No
         user_dir, rest = rest[0].partition("=")[2], rest[1:]
     if not rest or rest[0] != "exec":
         return None
-    job, dry_run, trigger = None, False, None
+    job, dry_run, trigger, guard = None, False, None, False
     args = iter(rest[1:])
     for arg in args:
         if arg == "--dry-run":
             dry_run = True
+        elif arg == "--guard":
+            guard = True
         elif arg == "--trigger" or arg.startswith("--trigger="):
             trigger = arg.partition("=")[2] if "=" in arg else next(args, "")
             if trigger not in ("timer", "manual"):
@@ -103,13 +107,17 @@ def parse_argv(argv: list[str]) -> tuple[str | None, str, bool, str | None] | No
             return None
         else:
             job = arg
-    return None if job is None else (user_dir, job, dry_run, trigger)
+    return None if job is None else (user_dir, job, dry_run, trigger, guard)
 
 
-def execute(space: UserSpace, name_or_id: str, *, trigger: str | None, dry_run: bool) -> int:
+def execute(
+    space: UserSpace, name_or_id: str, *, trigger: str | None, dry_run: bool, guard: bool = False
+) -> int:
     started, clock = time.time(), time.monotonic()
     try:
         job, settings = load_job(space, name_or_id)
+        if guard and trigger != "manual" and not dry_run and not scheduled_now(job, started):
+            return 0  # a crontab entry's extra fire: not one of the job's times, so nothing happens
         if trigger is None:
             trigger = "manual" if not dry_run and space.consume_run_request(job["id"]) else "timer"
         run = Run(space, job, settings, trigger)
@@ -168,6 +176,18 @@ def execute_run(run: Run) -> int:
         held.release(None if outcome.status == "skipped" else (run.started, time.time()))
     run_hook(run.settings.get("hooks") or {}, event)  # the next run need not wait for it
     return int(outcome.exit_code)
+
+
+def scheduled_now(job: Job, now: float) -> bool:
+    """Whether this minute is one of the job's times (`--guard`: its crontab entry fires on a superset of
+    them, since cron cannot say L, W, #, or a job timezone). cron starts an entry at second 0 of the
+    minute it fires for; exec starts within that minute."""
+    match = job.get("guard")
+    if match is None:  # the schedule is one cron says exactly (the crontab is older than jobs.json)
+        return True
+    from cronsync.exec.guard import fires_at
+
+    return fires_at(match, now)
 
 
 def run_job(run: Run, outcome: Outcome) -> JobLock | None:

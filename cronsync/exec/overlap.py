@@ -12,7 +12,7 @@ Two locks per job, both flock(2) on files in `state/locks/`:
 
 The next run skips (`overlap: skip`) or waits (`queue`) while either is held. Under systemd a timer that
 elapsed while its service ran starts the service again as soon as it ends: `missed_while_running`
-recognizes that start from the job's schedule (compiled with the job: `fires`) and the last run, so that
+recognizes that start from the job's schedule (compiled with the job: `guard`) and the last run, so that
 a skipped scheduled time is skipped there as it is under cron.
 """
 
@@ -28,13 +28,9 @@ from cronsync.userspace.paths import lock_name, processes_lock_name
 
 TYPE_CHECKING = False  # typing itself costs milliseconds on every run: only mypy reads these
 if TYPE_CHECKING:
-    from collections.abc import Callable
-    from typing import Any
-
+    from cronsync.core.cronmatch import Match
     from cronsync.exec.run import Job
     from cronsync.userspace.paths import UserSpace
-
-    Wall = tuple[tuple[int, int, int, int, int], int]
 
 # After a run ends systemd starts the re-fired run within moments; beyond the job's random delay and
 # accuracy, its hook and this margin, a start cannot be for a time that fell during the previous run.
@@ -158,13 +154,13 @@ def missed_while_running(
     """Why this timer run is skipped, or None: the latest scheduled time up to now fell while the
     previous run was running (so systemd started it when that run ended; cron would have skipped it).
     `after_run`: how long exec may go on after a run released its lock (its hook)."""
-    fires = job.get("fires")
-    if not fires or previous is None:
+    match = job.get("guard")
+    if not match or previous is None:
         return None
     start, end = previous
     if now - end > _refire_window(job) + after_run or not start <= end <= now:
         return None
-    scheduled = latest_fire(fires, job.get("timezone"), now, start)
+    scheduled = latest_fire(match, now, start)
     if scheduled is None or scheduled >= end:
         return None
     return (
@@ -179,51 +175,18 @@ def _refire_window(job: Job) -> float:
     return late + REFIRE_MARGIN_SECONDS
 
 
-def latest_fire(fires: dict[str, Any], zone: str | None, now: float, earliest: float) -> float | None:
-    """The latest minute from `now` back to `earliest` that the schedule fires at (epoch seconds).
-    Minutes are the wall clock's (found from its seconds, so any UTC offset and DST change is right)."""
-    wall = _wall_clock(zone)
-    moment = float(int(now))
+def latest_fire(match: Match, now: float, earliest: float) -> float | None:
+    """The latest minute from `now` back to `earliest` that the schedule fires at (epoch seconds), read by
+    the matcher `exec --guard` uses (the job's own zone, DST as systemd reads it)."""
+    from cronsync.exec.guard import fires_at
+
+    minute = float(int(now) - int(now) % 60)
     stop = max(earliest, now - LONGEST_SCAN_MINUTES * 60)
-    while True:
-        fields, second = wall(moment)
-        minute = moment - second
-        if minute < stop:
-            return None
-        if _fires_at(fires, fields):
+    while minute >= stop:
+        if fires_at(match, minute):
             return minute
-        moment = minute - 1
-
-
-def _fires_at(fires: dict[str, Any], wall: tuple[int, int, int, int, int]) -> bool:
-    """cron's rule: minute, hour and month match, and the day; when both day fields are restricted
-    either the day of the month or the weekday may match."""
-    minute, hour, day, month, weekday = wall
-    if minute not in fires["minutes"] or hour not in fires["hours"] or month not in fires["months"]:
-        return False
-    day_ok, weekday_ok = day in fires["days"], weekday in fires["weekdays"]
-    return (day_ok or weekday_ok) if fires["either_day"] else (day_ok and weekday_ok)
-
-
-def _wall_clock(zone: str | None) -> Callable[[float], Wall]:
-    """epoch seconds -> ((minute, hour, day, month, weekday with 0 = Sunday), second) on the job's clock."""
-    if not zone:
-        return _local_wall
-    from datetime import datetime  # only for a job with its own time zone, only on this path
-    from zoneinfo import ZoneInfo
-
-    tz = ZoneInfo(zone)
-
-    def zoned(epoch: float) -> Wall:
-        at = datetime.fromtimestamp(epoch, tz)
-        return (at.minute, at.hour, at.day, at.month, at.isoweekday() % 7), at.second
-
-    return zoned
-
-
-def _local_wall(epoch: float) -> Wall:
-    at = time.localtime(epoch)
-    return (at.tm_min, at.tm_hour, at.tm_mday, at.tm_mon, (at.tm_wday + 1) % 7), at.tm_sec
+        minute -= 60
+    return None
 
 
 def _clock(epoch: float) -> str:

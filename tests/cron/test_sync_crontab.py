@@ -138,13 +138,41 @@ def test_invalid_jobs_change_nothing(cron_daemon: CronDaemon, user_dir: Path) ->
     assert cron_daemon.crontab() == installed
 
 
-def test_a_foreign_time_zone_is_refused(cron_daemon: CronDaemon, user_dir: Path) -> None:
+def test_a_foreign_time_zone_installs_an_emulated_entry(cron_daemon: CronDaemon, user_dir: Path) -> None:
+    """Debian's cron has no CRON_TZ: the entry fires at every candidate minute of the machine's zone (UTC
+    here; Kolkata is +05:30) and `exec --guard` runs the job only at its times in Asia/Kolkata."""
     jobs = jobs_of(user_dir)
-    jobs[0]["timezone"] = "Pacific/Kiritimati"
+    jobs[0].update(cron="0 9 * * 1-5", timezone="Asia/Kolkata")
+    jobs[1].update(cron="0 0 L * *")
+    write_jobs(user_dir, jobs)
+    result = cronsync_in(cron_daemon, user_dir, "apply", "--backend", "crontab")
+    assert result.returncode == 0, result.stderr
+    entries = {job.comment: job for job in CronTab(tab=cron_daemon.crontab()) if job.comment}
+    zoned, last_day = entries["cronsync:daily-standup-summary"], entries["cronsync:clean-temp-files"]
+    assert str(zoned.slices) == "30 * * * *" and zoned.command.split()[-1] == "--guard"
+    assert str(last_day.slices) == "0 0 28-31 * *" and last_day.command.split()[-1] == "--guard"
+    # The entry's own command, as cron runs it, off the job's times: nothing runs, nothing is logged.
+    now_in_kolkata = time.gmtime(time.time() + 5.5 * 3600)
+    jobs[0]["cron"] = f"* {(now_in_kolkata.tm_hour + 12) % 24} * * *"
+    write_jobs(user_dir, jobs)
+    assert cronsync_in(cron_daemon, user_dir, "apply", "--backend", "crontab").returncode == 0
+    entry = next(job for job in CronTab(tab=cron_daemon.crontab()) if job.comment == zoned.comment)
+    cron_environment = {"PATH": "/usr/bin:/bin", "SHELL": "/bin/sh", "HOME": str(Path.home())}
+    ran = cron_daemon.run(["sh", "-c", entry.command], check=False, env=cron_environment)
+    assert ran.returncode == 0 and ran.stdout == ran.stderr == ""
+    assert not (user_dir / "logs" / "scheduler.log").exists()
+
+
+def test_what_cron_cannot_start_is_refused_on_the_cron_field(cron_daemon: CronDaemon, user_dir: Path) -> None:
+    jobs = jobs_of(user_dir)
+    jobs[0]["cron"] = "*/5 * * * * *"
+    jobs[1]["cron"] = "@every 90m"
     write_jobs(user_dir, jobs)
     result = cronsync_in(cron_daemon, user_dir, "apply", "--backend", "crontab")
     assert result.returncode == 1
-    assert "'Pacific/Kiritimati'" in result.stderr and "field 'timezone'" in result.stderr
+    assert "job #0 ('Daily Standup Summary'), field 'cron'" in result.stderr, result.stderr
+    assert "cron starts entries at second 0 of a minute" in result.stderr
+    assert "'@every 90m' is an interval from the last start" in result.stderr
     assert cron_daemon.crontab() == ""
 
 

@@ -342,7 +342,26 @@ EXEC_MODULES = {  # what `cronsync exec` may load with a current cache (README: 
     "cronsync.exec.record",
     "cronsync.exec.script",
     "cronsync.exec.healthcheck",  # only for a job with a healthcheck (tests/exec/test_healthcheck_pings.py)
+    "cronsync.core",  # `exec --guard` only (a crontab entry firing on a superset of the job's times)
+    "cronsync.core.cronmatch",
+    "cronsync.exec.guard",
 }
+
+
+def _exec_imports(user: Path, *args: str) -> set[str]:
+    """cronsync's modules that `cronsync exec` loads, started as a timer starts it."""
+    python, *launcher = CRONSYNC_ARGV
+    result = subprocess.run(
+        [python, "-X", "importtime", *launcher, "--user-dir", str(user), "exec", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    imported = {
+        line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")
+    }
+    return {name for name in imported if name == "cronsync" or name.startswith("cronsync.")}
 
 
 def test_exec_loads_only_its_allow_listed_modules(tmp_path: Path) -> None:
@@ -352,19 +371,23 @@ def test_exec_loads_only_its_allow_listed_modules(tmp_path: Path) -> None:
         tmp_path, [script_job("Quick", "quick.sh")], scripts={"quick.sh": "#!/bin/sh\necho ok\n"}
     )
     assert run_exec(user, "quick").returncode == 0  # a cache miss: validates, writes the cache
-    python, *launcher = CRONSYNC_ARGV
-    result = subprocess.run(
-        [python, "-X", "importtime", *launcher, "--user-dir", str(user), "exec", "quick"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    imported = {
-        line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")
-    }
-    ours = {name for name in imported if name == "cronsync" or name.startswith("cronsync.")}
-    assert "cronsync.exec.main" in ours
+    ours = _exec_imports(user, "quick")
+    assert "cronsync.exec.main" in ours and "cronsync.core.cronmatch" not in ours
+    assert ours <= EXEC_MODULES, sorted(ours - EXEC_MODULES)
+
+
+def test_a_guarded_exec_off_its_schedule_loads_almost_nothing(tmp_path: Path) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from tests.support.exectools import make_space, run_exec, script_job
+
+    twelve_hours_away = (datetime.now(ZoneInfo("Asia/Tokyo")).hour + 12) % 24
+    off = script_job("Off", "quick.sh", cron=f"* {twelve_hours_away} L * *", timezone="Asia/Tokyo")
+    user = make_space(tmp_path, [off], scripts={"quick.sh": "#!/bin/sh\necho ok\n"})
+    assert run_exec(user, "off", "--guard").returncode == 0  # a cache miss: validates, writes the cache
+    ours = _exec_imports(user, "off", "--guard")
+    assert "cronsync.core.cronmatch" in ours and "cronsync.exec.script" not in ours
     assert ours <= EXEC_MODULES, sorted(ours - EXEC_MODULES)
 
 

@@ -17,7 +17,9 @@ def test_json_has_the_lines_crontab_description_and_next_times_in_the_zone() -> 
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     assert out["on_calendar"] == ["Mon..Fri *-*-* 09:00:00 Europe/Berlin"]
-    assert out["crontab"] == "0 9 * * 1-5"
+    # cron has no CRON_TZ: the entry fires at every candidate minute, exec --guard at 09:00 in Berlin
+    assert out["crontab"] == "0 * * * *" and out["crontab_emulated"] is True
+    assert out["crontab_refused"] is None and out["on_active_sec"] is None and out["notes"] == []
     assert out["description"] == "At 09:00 on Monday through Friday"
     assert out["timezone"] == "Europe/Berlin" and out["on_startup"] is False
     times = [datetime.fromisoformat(text) for text in out["next"]]
@@ -132,3 +134,34 @@ def test_words_it_cannot_read_get_no_guess() -> None:
         error = json.loads(result.stdout)["error"]
         assert "cron syntax is expected" in error and "is written" not in error
     assert cronsync("explain", "0 9 * * mon-fri").returncode == 0  # day and month names are cron syntax
+
+
+def test_forms_cron_lacks_are_emulated_on_crontab() -> None:
+    out = json.loads(cronsync("explain", "0 0 L * *", "--json", "--timezone", "UTC", "--next", "2").stdout)
+    assert out["on_calendar"] == ["*-*~01 00:00:00 UTC"]
+    assert out["crontab"] == "0 0 28-31 * *" and out["crontab_emulated"] is True
+    assert all(datetime.fromisoformat(t).day in (28, 29, 30, 31) for t in out["next"])
+    text = cronsync("explain", "0 0 L * *").stdout
+    assert "0 0 28-31 * * <command> --guard" in text and "emulated" in text
+
+
+def test_what_crontab_cannot_run_is_said_and_systemd_runs_it() -> None:
+    out = json.loads(cronsync("explain", "@every 90m", "--json", "--next", "2").stdout)
+    assert out["on_calendar"] == [] and out["on_active_sec"] == "5400s"
+    assert out["crontab"] is None and "interval from the last start" in out["crontab_refused"]
+    first, second = (datetime.fromisoformat(t) for t in out["next"])
+    assert (second - first).total_seconds() == 5400
+    seconds = json.loads(cronsync("explain", "*/5 * * * * *", "--json").stdout)
+    assert seconds["on_calendar"] == ["*-*-* *:*:00/5"] and seconds["crontab"] is None
+    text = cronsync("explain", "@every 90m").stdout
+    assert "OnActiveSec=5400s" in text and "OnUnitActiveSec=5400s" in text and "refused:" in text
+
+
+def test_a_step_that_reaches_one_value_is_noted() -> None:
+    out = json.loads(cronsync("explain", "14 16-23/24 * * *", "--json").stdout)
+    assert out["on_calendar"] == ["*-*-* 16:14:00"] and out["crontab"] == "14 16-23/24 * * *"
+    assert out["notes"] == ["hour: a step of 24 in '16-23/24' reaches only 16"]
+    assert (
+        "note: hour: a step of 24 in '16-23/24' reaches only 16"
+        in cronsync("explain", "14 16-23/24 * * *").stdout
+    )

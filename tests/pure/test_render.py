@@ -31,7 +31,7 @@ SERVICE_KEYS = {
     "TimeoutStartSec",
 }
 TIMER_KEYS = {"Description", "OnCalendar", "OnStartupSec", "Persistent", "RandomizedDelaySec", "AccuracySec"}
-TIMER_KEYS |= {"Unit", "WantedBy"}
+TIMER_KEYS |= {"Unit", "WantedBy", "FixedRandomDelay", "OnActiveSec", "OnUnitActiveSec"}
 
 
 def target_for(user_dir: Path) -> render.Target:
@@ -111,10 +111,33 @@ def test_job_fields_reach_the_units(tmp_path: Path) -> None:
     timer, service = dict(directives(units["cronsync-job.timer"])), directives(units["cronsync-job.service"])
     assert timer["Persistent"] == "false"
     assert timer["RandomizedDelaySec"] == "300s"
+    assert timer["FixedRandomDelay"] == "true"  # else each daemon-reload draws a new delay (systemd#18678)
+    undelayed = render.job_units(script_job(), target_for(tmp_path), TEMPLATES)["cronsync-job.timer"]
+    assert "FixedRandomDelay" not in dict(directives(undelayed))
     assert timer["AccuracySec"] == "30s"
     assert timer["OnCalendar"] == on_calendar(parse("*/5 * * * *"), "Europe/Berlin")[0]
     assert ("TimeoutStartSec", f"{90 + render.TIMEOUT_GRACE_SECONDS}s") in service
     assert ("Environment", '"MODE=fast"') in service
+
+
+def test_every_jobs_use_a_monotonic_timer(tmp_path: Path) -> None:
+    """@every 90m: the first run 90 minutes after the timer starts, then 90 minutes after each start."""
+    timer = directives(
+        render.job_units(script_job(cron="@every 90m"), target_for(tmp_path), TEMPLATES)["cronsync-job.timer"]
+    )
+    assert ("OnActiveSec", "5400s") in timer and ("OnUnitActiveSec", "5400s") in timer
+    assert not [k for k, _ in timer if k in ("OnCalendar", "OnStartupSec")]
+
+
+def test_crontab_lines_of_emulated_schedules_call_exec_with_guard(tmp_path: Path) -> None:
+    last_day = render.crontab_entry(script_job(cron="0 0 L * *"), target_for(tmp_path), TEMPLATES)
+    assert last_day.line.startswith("0 0 28-31 * * ") and " exec job --guard # cronsync:job" in last_day.line
+    zoned = render.crontab_entry(
+        script_job(cron="0 9 * * *"), target_for(tmp_path), TEMPLATES, "Asia/Tokyo", "UTC"
+    )
+    assert zoned.line.startswith("0 * * * * ") and "--guard" in zoned.line
+    exact = render.crontab_entry(script_job(cron="0 9 * * *"), target_for(tmp_path), TEMPLATES)
+    assert exact.line.startswith("0 9 * * * ") and "--guard" not in exact.line
 
 
 def test_reboot_jobs_use_on_startup(tmp_path: Path) -> None:

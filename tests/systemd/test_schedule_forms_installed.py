@@ -1,0 +1,33 @@
+"""The forms beyond crontab(5) on a real user manager: `@every` is a monotonic timer that applies and has
+a next elapse; L and a seconds field load as the OnCalendar= lines systemd-analyze proved; a random delay
+is fixed (FixedRandomDelay=true)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.support.cli import apply_json
+from tests.support.harness import UserManager
+from tests.support.userspaces import jobs_of, write_jobs
+
+
+def test_every_last_day_and_seconds_apply_and_are_scheduled(
+    systemd_user: UserManager, user_dir: Path
+) -> None:
+    jobs = jobs_of(user_dir)
+    jobs[0].update(cron="@every 90m")
+    jobs[1].update(cron="30 0 0 L * *", random_delay="5m")
+    write_jobs(user_dir, jobs)
+    report = apply_json(user_dir)
+    assert report["ok"], report
+    every = systemd_user.show(
+        "cronsync-daily-standup-summary.timer", "ActiveState", "TimersMonotonic", "NextElapseUSecMonotonic"
+    )
+    assert every["ActiveState"] == "active", every
+    # OnUnitActiveSec counts from the service's last start; before its first run only OnActiveSec is armed.
+    assert "OnActiveUSec=1h 30min" in every["TimersMonotonic"], every
+    last = systemd_user.show(
+        "cronsync-clean-temp-files.timer", "ActiveState", "TimersCalendar", "FixedRandomDelay"
+    )
+    assert last["ActiveState"] == "active" and last["FixedRandomDelay"] == "yes", last
+    assert "*-*~01 00:00:30" in last["TimersCalendar"], last
