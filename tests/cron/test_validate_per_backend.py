@@ -10,28 +10,28 @@ from tests.support.cli import cronsync_in
 from tests.support.harness import CronDaemon
 from tests.support.userspaces import jobs_of, write_jobs
 
-# A zone that is not the machine's: Debian's cron has no CRON_TZ, so the crontab backend refuses it.
-ZONE = "Pacific/Chatham"
+# Every 10 seconds: a systemd timer can, cron's minutes cannot (nor can exec's guard make them).
+SECONDS = "*/10 * * * * *"
 
 
-def with_zone(user_dir: Path) -> None:
+def with_seconds(user_dir: Path) -> None:
     jobs = jobs_of(user_dir)
-    jobs[1]["timezone"] = ZONE
+    jobs[1]["cron"] = SECONDS
     write_jobs(user_dir, jobs)
 
 
 def test_before_install_a_crontab_only_problem_is_a_warning(cron_daemon: CronDaemon, user_dir: Path) -> None:
-    with_zone(user_dir)
+    with_seconds(user_dir)
     result = cronsync_in(cron_daemon, user_dir, "validate")
     assert result.returncode == 0, result.stderr
     assert "2 job(s), all valid" in result.stdout
     (warning,) = result.stderr.splitlines()
-    assert warning.startswith("warning: ") and "job #2 ('Clean Temp Files'), field 'timezone'" in warning
+    assert warning.startswith("warning: ") and "job #2 ('Clean Temp Files'), field 'cron'" in warning
     assert "(only with --backend crontab; the other backend can run it)" in warning
     report = json.loads(cronsync_in(cron_daemon, user_dir, "validate", "--json").stdout)
-    assert report["ok"] and [w.split(": the crontab backend")[0] for w in report["warnings"]] == [
-        f"{user_dir}/config/jobs.json, job #2 ('Clean Temp Files'), field 'timezone'"
-    ]
+    assert report["ok"] and [
+        w.split(": the crontab backend cannot run this schedule")[0] for w in report["warnings"]
+    ] == [f"{user_dir}/config/jobs.json, job #2 ('Clean Temp Files'), field 'cron'"]
 
 
 def test_installed_on_crontab_its_refusal_is_an_error_as_apply_would_say(
@@ -39,12 +39,12 @@ def test_installed_on_crontab_its_refusal_is_an_error_as_apply_would_say(
 ) -> None:
     assert cronsync_in(cron_daemon, user_dir, "apply", "--backend", "crontab").returncode == 0
     installed = cron_daemon.crontab()
-    with_zone(user_dir)
+    with_seconds(user_dir)
     validated = cronsync_in(cron_daemon, user_dir, "validate")
     applied = cronsync_in(cron_daemon, user_dir, "apply")
     assert validated.returncode == applied.returncode == 1, validated.stdout + applied.stdout
     assert "all valid" not in validated.stdout
-    where = f"{user_dir}/config/jobs.json, job #2 ('Clean Temp Files'), field 'timezone'"
+    where = f"{user_dir}/config/jobs.json, job #2 ('Clean Temp Files'), field 'cron'"
     error = f"error: {where}: the crontab backend"
     assert validated.stderr.startswith(error) and applied.stderr.startswith(error), validated.stderr
     assert cron_daemon.crontab() == installed
