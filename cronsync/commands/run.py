@@ -15,8 +15,8 @@ from cronsync import JOB_SKIPPED
 from cronsync.apply.engine import installed_backend
 from cronsync.apply.target import installation_target
 from cronsync.commands.common import BACKEND_OPTION, complete_job_names, find_job, user_space
-from cronsync.exec.overlap import is_running, wait_until_idle
-from cronsync.userspace.paths import UserSpace
+from cronsync.exec.overlap import wait_until_idle
+from cronsync.userspace.paths import UserSpace, job_is_running
 
 
 @click.command()
@@ -30,7 +30,7 @@ def command(ctx: click.Context, job_name: str, backend: str, no_wait: bool) -> i
     space = user_space(ctx)
     job = find_job(space, job_name)
     scheduler = installed_backend(backend, space)
-    if is_running(space, job.id):
+    if job_is_running(space, job.id):
         skipped_or_queued = _already_running(space, job.id, job.overlap, backend, no_wait)
         if skipped_or_queued is not None:
             return skipped_or_queued

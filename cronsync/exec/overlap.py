@@ -111,7 +111,7 @@ def _take(path: str, policy: str, busy: str, read_only: bool) -> tuple[int | Non
     try:
         fd = lock(path, wait=False, read_only=read_only)
         if fd is None and policy != "queue":
-            time.sleep(PROBE_SECONDS)  # `is_running` holds it for a moment: that is not a run
+            time.sleep(PROBE_SECONDS)  # `job_is_running` holds it for a moment: that is not a run
             fd = lock(path, wait=False, read_only=read_only)
         if fd is not None or policy != "queue":
             return fd, 0.0
@@ -121,20 +121,6 @@ def _take(path: str, policy: str, busy: str, read_only: bool) -> tuple[int | Non
     except OSError as exc:
         raise ExecError(open_error(path, exc, "the lock")) from None
     return fd, time.monotonic() - began
-
-
-def is_running(space: UserSpace, job_id: str) -> bool:
-    """Whether a run of the job (or a process left of one) holds its locks. Takes each for a moment
-    (a run starting in that moment tries again after PROBE_SECONDS)."""
-    for name in (lock_name(job_id), processes_lock_name(job_id)):
-        try:
-            fd = lock(space.path(name), wait=False, read_only=True)
-        except OSError:
-            continue
-        if fd is None:
-            return True
-        os.close(fd)
-    return False
 
 
 def _read_times(fd: int) -> tuple[float, float] | None:

@@ -187,18 +187,3 @@ def overwrite(fd: int, data: bytes) -> None:
     """Replace the whole content of the open file `fd` with `data` (a small note kept in a lock file)."""
     os.ftruncate(fd, 0)
     os.pwrite(fd, data, 0)
-
-
-def flock_held(path: PathLike) -> bool:
-    """Whether some process holds a flock on `path` now, read from /proc/locks: asking with flock
-    itself would take the lock for a moment, and a run starting then would be refused it."""
-    try:
-        info = os.stat(path, follow_symlinks=False)
-        with open("/proc/locks", "rb") as handle:
-            text = handle.read().decode("ascii", "replace")
-    except OSError:
-        return False
-    wanted = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
-    return any(
-        "FLOCK" in fields[:3] and wanted in fields for fields in (line.split() for line in text.splitlines())
-    )

@@ -51,6 +51,24 @@ def processes_lock_name(job_id: str) -> str:
     return f"state/locks/{job_id}.processes.lock"
 
 
+def job_is_running(space: UserSpace, job_id: str) -> bool:
+    """Whether a run of the job (or a process left of one) holds its locks. Takes each that exists for a
+    moment: a run starting in that moment tries again (exec/overlap.PROBE_SECONDS). Creates nothing."""
+    from cronsync.userspace.files import lock
+
+    for name in (lock_name(job_id), processes_lock_name(job_id)):
+        if not os.path.exists(space.path(name)):
+            continue  # never run (or its state was removed): nothing holds it
+        try:
+            fd = lock(space.path(name), wait=False, read_only=True)
+        except OSError:
+            continue
+        if fd is None:
+            return True
+        os.close(fd)
+    return False
+
+
 def run_request_name(job_id: str) -> str:
     return f"state/run-requests/{job_id}"
 

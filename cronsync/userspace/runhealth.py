@@ -14,9 +14,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cronsync.core.health import Health, JobTiming, RunRecord, job_health
-from cronsync.userspace.files import flock_held
 from cronsync.userspace.installed import read_install_times
-from cronsync.userspace.paths import UserSpace, lock_name
+from cronsync.userspace.paths import UserSpace, job_is_running
 from cronsync.userspace.runlog import read_json_lines, rotated_file
 
 HEALTH_WINDOW = timedelta(days=7)
@@ -68,7 +67,7 @@ def healths(
     for job_id, timing in timings:
         own = runs.get(job_id, [])
         since = window_start(installed.get(job_id), own, horizon, moment)
-        running = flock_held(space.path(lock_name(job_id)))
+        running = job_is_running(space, job_id)
         found[job_id] = job_health(timing, since, moment, own, running=running)
     return found
 
