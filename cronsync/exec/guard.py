@@ -26,15 +26,15 @@ def fires_at(match: Match, epoch: float) -> bool:
     import os
     import time
 
-    minute = int(epoch) - int(epoch) % 60
     zone = match["zone"]
     if zone and not _zone_file(os.environ.get("TZDIR") or "/usr/share/zoneinfo", zone):
-        return _fires_at_by_zoneinfo(match, minute)
+        return _fires_at_by_zoneinfo(match, int(epoch) - int(epoch) % 60)
     previous = os.environ.get("TZ")
     if zone:
         os.environ["TZ"] = zone
         time.tzset()
     try:
+        minute = int(epoch) - time.localtime(int(epoch)).tm_sec  # the wall clock's minute
         wall = time.localtime(minute)
         repeated = _repeated(minute, wall)
     finally:

@@ -146,6 +146,8 @@ def missed_while_running(
     start, end = previous
     if now - end > _refire_window(job) + after_run or not start <= end <= now:
         return None
+    if end < start - start % 1 - time.localtime(start).tm_sec + 60:
+        return None  # no minute of the wall clock began during the previous run (the usual short run)
     scheduled = latest_fire(match, now, start)
     if scheduled is None or scheduled >= end:
         return None
@@ -163,16 +165,19 @@ def _refire_window(job: Job) -> float:
 
 def latest_fire(match: Match, now: float, earliest: float) -> float | None:
     """The latest minute from `now` back to `earliest` that the schedule fires at (epoch seconds), read by
-    the matcher `exec --guard` uses (the job's own zone, DST as systemd reads it)."""
+    the matcher `exec --guard` uses (the job's own zone, DST as systemd reads it). Minutes are the wall
+    clock's (found from its seconds, whatever the UTC offset)."""
     from cronsync.exec.guard import fires_at
 
-    minute = float(int(now) - int(now) % 60)
+    moment = float(int(now))
     stop = max(earliest, now - LONGEST_SCAN_MINUTES * 60)
-    while minute >= stop:
+    while True:
+        minute = moment - time.localtime(moment).tm_sec
+        if minute < stop:
+            return None
         if fires_at(match, minute):
             return minute
-        minute -= 60
-    return None
+        moment = minute - 1
 
 
 def _clock(epoch: float) -> str:

@@ -170,7 +170,7 @@ def test_what_cron_cannot_start_is_refused_on_the_cron_field(cron_daemon: CronDa
     write_jobs(user_dir, jobs)
     result = cronsync_in(cron_daemon, user_dir, "apply", "--backend", "crontab")
     assert result.returncode == 1
-    assert "job #0 ('Daily Standup Summary'), field 'cron'" in result.stderr, result.stderr
+    assert "job #1 ('Daily Standup Summary'), field 'cron'" in result.stderr, result.stderr
     assert "cron starts entries at second 0 of a minute" in result.stderr
     assert "'@every 90m' is an interval from the last start" in result.stderr
     assert cron_daemon.crontab() == ""
