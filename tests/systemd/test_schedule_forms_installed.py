@@ -8,12 +8,13 @@ from pathlib import Path
 
 from tests.support.cli import apply_json
 from tests.support.harness import UserManager
-from tests.support.userspaces import jobs_of, write_jobs
+from tests.support.userspaces import enable_every_job, jobs_of, write_jobs
 
 
 def test_every_last_day_and_seconds_apply_and_are_scheduled(
     systemd_user: UserManager, user_dir: Path
 ) -> None:
+    enable_every_job(user_dir)
     jobs = jobs_of(user_dir)
     jobs[0].update(cron="@every 90m")
     jobs[1].update(cron="30 0 0 L * *", random_delay="5m")
