@@ -27,6 +27,10 @@ EXAMPLES = int(os.environ.get("CRONSYNC_HYPOTHESIS_EXAMPLES", "300"))
 ITERATIONS = 25
 CRON_FIRES = 400  # cron's fires of the superset entry replayed per example
 ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe", "Asia/Kathmandu"]
+# The machine's zone, where cronsim stands in for cron: not Lord Howe, whose clocks go back 30 minutes
+# at 02:00. cronsim then skips 02:00-02:28 of the new time for an hour-2 entry; Vixie cron (Debian's)
+# waits until the wall clock is past what it already reached and runs it from 02:00: no oracle there.
+MACHINE_ZONES = [zone for zone in ZONES if zone != "Australia/Lord_Howe"]
 
 
 def _parsed(expression: str) -> Schedule:
@@ -57,7 +61,7 @@ def test_random_forms_fire_under_real_systemd_as_next_fires_says(expression: str
     expression=form_expression(seconds=False),
     base=base_times,
     zone=st.one_of(st.none(), st.sampled_from(ZONES)),
-    machine=st.sampled_from(ZONES),
+    machine=st.sampled_from(MACHINE_ZONES),
     late=st.integers(0, 50),
 )
 def test_cron_through_the_guard_fires_exactly_when_the_timer_does(
