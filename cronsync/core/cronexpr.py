@@ -1,7 +1,7 @@
 """Cron expressions to a Schedule: crontab(5) as Debian's cron reads it, and the forms systemd can say but
 cron cannot (`L`, `LW`, `nW`, `5L`, `1#2`, `?`, a seconds field first, `@every 90m`).
 
-Pure, and cheap to import (validating jobs.json imports it): no cronsim, no cron-descriptor.
+Pure, and cheap to import (validating jobs.json imports it): no cronsim.
 """
 
 from __future__ import annotations
