@@ -183,7 +183,7 @@ def scheduled_now(job: Job, now: float) -> bool:
     them, since cron cannot say L, W, #, or a job timezone). cron starts an entry at second 0 of the
     minute it fires for; exec starts within that minute."""
     match = job.get("guard")
-    if match is None:  # the schedule is one cron says exactly (the crontab is older than jobs.json)
+    if match is None:  # @reboot or @every: no times of the wall clock to check
         return True
     from cronsync.exec.guard import fires_at
 
