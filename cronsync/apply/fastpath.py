@@ -84,11 +84,12 @@ def record_of(key: str, job: AnyJob) -> JobRecord:
     from cronsync.core.jobs import ScriptJob
 
     script = job.payload.path if isinstance(job, ScriptJob) else None
-    return JobRecord(key, job.id, job.name, job.enabled, parse(job.cron).without_calendar, script)
+    schedule = parse(job.cron)
+    return JobRecord(key, job.id, job.name, job.enabled, schedule.is_reboot, script, schedule.is_every)
 
 
 def scheduled_of(record: JobRecord) -> Scheduled:
-    return Scheduled(record.name, record.enabled, record.is_reboot)
+    return Scheduled(record.name, record.enabled, record.is_reboot, record.is_interval)
 
 
 @dataclass

@@ -84,7 +84,8 @@ class SystemdBackend:
         wanted: dict[str, tuple[Scheduled, dict[str, str]]] = {}
         try:
             for job in config.jobs:
-                scheduled = Scheduled(job.name, job.enabled, parse(job.cron).without_calendar)
+                schedule = parse(job.cron)
+                scheduled = Scheduled(job.name, job.enabled, schedule.is_reboot, schedule.is_every)
                 wanted[job.id] = (scheduled, render.job_units(job, target, shipped))
             wanted[WATCHER_ID] = (WATCHER, render.sync_units(target, shipped))
             if config.settings.watch is not None:
@@ -328,7 +329,7 @@ def _start_and_verify(
             return state.active_state == "inactive"
         if job.is_reboot:
             return state.loaded and state.active_state != "failed"
-        if state.name == render.SYNC_PATH_UNIT:
+        if job.is_interval or state.name == render.SYNC_PATH_UNIT:  # no calendar elapse to wait for
             return state.loaded and state.active_state == "active"
         # a timer whose run is going has no next elapse until the run ends: it is healthy
         return (

@@ -130,11 +130,6 @@ class Schedule:
     def is_every(self) -> bool:
         return self.every_seconds > 0
 
-    @property
-    def without_calendar(self) -> bool:
-        """@reboot and @every: a timer with no calendar time to elapse at (systemd reports none)."""
-        return self.is_reboot or self.is_every
-
 
 # ---------------------------------------------------------------------------------------------- parsing
 

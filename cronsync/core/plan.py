@@ -34,6 +34,7 @@ class JobPlan:
     changes: list[str] = field(default_factory=list)
     diff: str = ""
     is_reboot: bool = False
+    is_interval: bool = False
 
     def to_json(self, with_diff: bool) -> dict[str, object]:
         data: dict[str, object] = {
@@ -81,7 +82,8 @@ class Scheduled(NamedTuple):
 
     name: str
     enabled: bool
-    is_reboot: bool  # or @every: no calendar elapse to wait for
+    is_reboot: bool  # its timer is started by the manager's start-up, never by apply
+    is_interval: bool = False  # @every: a monotonic timer, with no calendar elapse to wait for
 
 
 WATCHER = Scheduled("auto-sync watcher", True, False)
@@ -222,7 +224,7 @@ def _taken_problem(directory: str, name: str, owner: str) -> Problem:
 def _plan_job_units(
     job_id: str, scheduled: Scheduled, files: dict[str, str], installed: InstalledUnits, plan: Plan
 ) -> JobPlan:
-    name, enabled, is_reboot = scheduled
+    name, enabled, is_reboot, is_interval = scheduled
     changes: list[str] = []
     diffs = []
     for file_name, text in files.items():
@@ -235,11 +237,11 @@ def _plan_job_units(
         if old is not None:
             changes.extend(_changed_directives(file_name, old, text))
     if any(name not in installed.managed for name in files):
-        return JobPlan(job_id, name, "create", enabled, [], "".join(diffs), is_reboot)
+        return JobPlan(job_id, name, "create", enabled, [], "".join(diffs), is_reboot, is_interval)
     if job_id != WATCHER_ID and (render.timer_name(job_id) in installed.enabled) != enabled:
         changes.append(f"enabled: {str(not enabled).lower()} -> {str(enabled).lower()}")
     action: Action = "update" if changes else "unchanged"
-    return JobPlan(job_id, name, action, enabled, changes, "".join(diffs), is_reboot)
+    return JobPlan(job_id, name, action, enabled, changes, "".join(diffs), is_reboot, is_interval)
 
 
 def plan_crontab(

@@ -35,6 +35,7 @@ class JobRecord:
     enabled: bool
     is_reboot: bool
     script: str | None  # a script job's payload.path
+    is_interval: bool = False  # @every
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def read_manifest(space: UserSpace) -> Manifest | None:
         return None
     texts = [manifest.base, manifest.compiled, *manifest.files, *manifest.files.values()]
     texts += [text for job in jobs for text in (job.key, job.job_id, job.name, job.script or "")]
-    flags = [flag for job in jobs for flag in (job.enabled, job.is_reboot)]
+    flags = [flag for job in jobs for flag in (job.enabled, job.is_reboot, job.is_interval)]
     if not (all(isinstance(t, str) for t in texts) and all(isinstance(f, bool) for f in flags)):
         return None
     return manifest

@@ -32,3 +32,11 @@ def test_every_last_day_and_seconds_apply_and_are_scheduled(
     )
     assert last["ActiveState"] == "active" and last["FixedRandomDelay"] == "yes", last
     assert "*-*~01 00:00:30" in last["TimersCalendar"], last
+    # @every is started by apply (not left to the manager's start-up, as @reboot is), on the fast path too
+    details = {job["id"]: job["detail"] for job in report["jobs"]}
+    assert details["daily-standup-summary"] == "ok", details
+    systemd_user.systemctl("stop", "cronsync-daily-standup-summary.timer")
+    again = apply_json(user_dir)
+    assert again["ok"] and not again["files_written"], again
+    shown = systemd_user.show("cronsync-daily-standup-summary.timer", "ActiveState")
+    assert shown["ActiveState"] == "active"
