@@ -24,6 +24,7 @@ from cronsync.userspace.paths import UserSpace
 TEMPLATES = templates()
 SERVICE_KEYS = {
     "Description",
+    "StartLimitIntervalSec",
     "Type",
     "ExecStart",
     "SyslogIdentifier",

@@ -40,3 +40,17 @@ def test_every_last_day_and_seconds_apply_and_are_scheduled(
     assert again["ok"] and not again["files_written"], again
     shown = systemd_user.show("cronsync-daily-standup-summary.timer", "ActiveState")
     assert shown["ActiveState"] == "active"
+
+
+def test_a_job_started_more_often_than_the_default_start_limit_still_starts(
+    systemd_user: UserManager, user_dir: Path
+) -> None:
+    """Every second (a seconds field) is more than systemd's default 5 starts in 10 s: not refused."""
+    jobs = jobs_of(user_dir)
+    jobs[1].update(cron="* * * * * *")
+    write_jobs(user_dir, jobs)
+    assert apply_json(user_dir)["ok"]
+    systemd_user.systemctl("stop", "cronsync-clean-temp-files.timer")
+    for _ in range(8):
+        started = systemd_user.systemctl("start", "cronsync-clean-temp-files.service", check=False)
+        assert started.returncode == 0, started.stderr
