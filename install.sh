@@ -4,13 +4,15 @@ set -euo pipefail
 
 usage() {
   cat <<'USAGE'
-Usage: ./install.sh [--deps-only | --uninstall [--purge]]
+Usage: ./install.sh [--deps-only | --test-deps | --uninstall [--purge]]
 
   ./install.sh                    system packages, a virtualenv, `cronsync` on PATH, the user space
                                   (the example, on a fresh machine), and apply: systemd user timers
                                   where a user manager answers, else crontab entries (cron is started
                                   if it is not running and this script may start it)
-  ./install.sh --deps-only        only the system packages (what tests/run uses)
+  ./install.sh --deps-only        only the system packages cronsync needs
+  ./install.sh --test-deps        the same, plus what only the tests need: Debian's etcd-server (the
+                                  tests start their own etcd cluster on free ports); what tests/run uses
   ./install.sh --uninstall        remove this user's schedules (`cronsync uninstall`), the `cronsync`
                                   link and the virtualenv; the user space stays
   ./install.sh --uninstall --purge  the same, and the user space too (jobs.json, scripts, logs)
@@ -25,11 +27,13 @@ USAGE
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 deps_only=0
+test_deps=0
 uninstall=0
 purge=0
 for arg in "$@"; do
   case "$arg" in
     --deps-only) deps_only=1 ;;
+    --test-deps) deps_only=1; test_deps=1 ;;
     --uninstall) uninstall=1 ;;
     --purge) purge=1 ;;
     -h|--help) usage; exit 0 ;;
@@ -80,6 +84,8 @@ fi
 # python3-venv/python3-dev/gcc/pkg-config/libsystemd-dev: build pystemd; cron: the crontab backend;
 # systemd + dbus: the user manager; tzdata: time zones; util-linux: unshare/nsenter for the tests.
 packages=(python3 python3-venv python3-dev gcc pkg-config libsystemd-dev cron systemd dbus tzdata util-linux)
+# etcd-server: the tests' fleet (issue #15) runs on a real etcd cluster; a user's fleet brings its own etcd.
+[ "$test_deps" -eq 0 ] || packages+=(etcd-server)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")

@@ -36,6 +36,10 @@ JOB_CONFIG = 78  # EX_CONFIG: the job is missing, invalid, or cannot start as co
 JOB_NOT_FOUND = 127  # as a shell says it: a command the job needs is not installed
 JOB_TIMEOUT = 124  # as timeout(1)
 
+# Set (to "systemd") in the service of a job with `limits`, or whose run starts others (`after`,
+# `on_failure`): the manager applies those limits and starts those jobs, so exec does not (cron: exec does).
+SCHEDULER_VARIABLE = "CRONSYNC_SCHEDULER"
+
 
 class CronsyncError(Exception):
     """An error cronsync expects and explains: its message is for the user, `exit_code` what it exits with."""

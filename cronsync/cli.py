@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "uninstall": ("uninstall", "Remove cronsync's units and crontab entries, and nothing else."),
     "watch": ("watch", "Check every job for missed, late and failing runs; tell the watch gateways once."),
     "doctor": ("doctor", "Check the machine for what jobs need to run, each finding with its fix."),
+    "fleet": ("fleet", "The machines sharing this jobs.json through etcd: `fleet status`."),
     "exec": ("exec", "Run JOB now, as its timer or crontab entry does: lock, run, log, notify."),
 }
 

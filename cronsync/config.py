@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
 from cronsync.core.errors import InvalidInput, Problem
+from cronsync.core.field_errors import did_you_mean
+from cronsync.core.fleet import installs
 from cronsync.core.ids import WATCH_ID, WATCH_ID_TAKEN
 from cronsync.core.jobs import AgentJob, ScriptJob, validate_jobs_data
 from cronsync.core.jsontext import format_loc, parse_json_text
@@ -15,19 +18,27 @@ from cronsync.core.schedule import parse as parse_schedule
 from cronsync.core.schedule import to_match
 from cronsync.core.settings import AGENT_BACKENDS, SETTINGS_ADAPTER, Settings, settings_error_message
 from cronsync.userspace.compiled import current_signature, is_current, save_compiled, source_key
-from cronsync.userspace.paths import UserSpace, read_sources_bytes
+from cronsync.userspace.paths import UserSpace, host_name, read_sources_bytes
 
 AnyJob = ScriptJob | AgentJob
+RUN_ON_ONE_NEEDS_FLEET = (
+    'run_on "one" needs settings.json "fleet" (the etcd cluster the machines claim each run in), e.g. '
+    '"fleet": {"etcd": ["http://10.0.0.2:2379"]}; or run_on "each"'
+)
 
 GUARD = "guard"  # the compiled job's schedule as data (core/cronmatch.py), for `cronsync exec --guard`
 
 
 @dataclass(frozen=True)
 class Config:
+    """A user space's valid jobs for this machine (`jobs`) and settings; `elsewhere`, the valid jobs whose
+    `hosts` leave this machine out (validated all the same: every machine shares one jobs.json)."""
+
     space: UserSpace
     jobs: list[AnyJob]
     settings: Settings
     source_key: str
+    elsewhere: tuple[AnyJob, ...] = ()
 
     def find(self, name_or_id: str) -> AnyJob | None:
         for job in self.jobs:
@@ -89,7 +100,7 @@ def _script_errors(space: UserSpace, jobs: list[AnyJob]) -> dict[str, str]:
 def _cross_problems(
     space: UserSpace, jobs: list[AnyJob], settings: Settings, data: list[Any]
 ) -> list[Problem]:
-    """What only the user space can tell: scripts that exist, gateways that are defined."""
+    """What only the user space can tell: scripts that exist, gateways and a fleet that are defined."""
     file = str(space.jobs_file)
     index_of: dict[str, int] = {}
     for i, raw in enumerate(data):
@@ -103,6 +114,8 @@ def _cross_problems(
             problems.append(Problem(file, script_errors[job.payload.path], index, job.name, "payload.path"))
         if settings.watch is not None and job.id == WATCH_ID:
             problems.append(Problem(file, WATCH_ID_TAKEN, index, job.name, "name"))
+        if job.run_on == "one" and settings.fleet is None:
+            problems.append(Problem(file, RUN_ON_ONE_NEEDS_FLEET, index, job.name, "run_on"))
         listed = job.notify.gateways if job.notify is not None else []
         for gateway in job.effective_notify().gateways:
             if gateway not in settings.gateways:
@@ -118,7 +131,20 @@ def _cross_problems(
                         field,
                     )
                 )
+        if job.group is not None and job.group not in settings.groups:
+            message = group_problem(job.group, settings.groups)
+            problems.append(Problem(file, message, index, job.name, "group"))
     return problems
+
+
+def group_problem(group: str, groups: Mapping[str, int]) -> str:
+    """A job's `group` that settings.json does not define: the defined ones, or the closest of them."""
+    known = ", ".join(sorted(groups)) or "none yet"
+    hint = did_you_mean(group, groups)
+    return (
+        f"group {group!r} is not defined in settings.json 'groups' (defined: {known}){hint}; "
+        f'add it with how many of its jobs may run at once, e.g. "groups": {{"{group}": 1}}'
+    )
 
 
 def check_jobs(space: UserSpace, settings: Settings, data: Any) -> tuple[list[AnyJob], list[Problem]]:
@@ -145,7 +171,10 @@ def parse_config(
     jobs, job_problems = check_jobs(space, settings, data)
     problems.extend(repeated + job_problems)
     problems.sort(key=lambda p: (p.file != jobs_file, -1 if p.job_index is None else p.job_index))
-    config = Config(space, jobs, settings, source_key(space, jobs_bytes, settings_bytes))
+    host = host_name(settings.fleet.host if settings.fleet is not None else None)
+    here = [job for job in jobs if installs(job.hosts, host)]
+    elsewhere = tuple(job for job in jobs if not installs(job.hosts, host))
+    config = Config(space, here, settings, source_key(space, jobs_bytes, settings_bytes), elsewhere)
     return config, problems
 
 
@@ -159,15 +188,28 @@ def load_config(space: UserSpace) -> Config:
     return config
 
 
-COMPUTED_KEYS = ("id", GUARD)  # what compiled_job adds that jobs.json does not have
+NEXT = "next"  # the jobs a run starts: {"success": [ids], "failure": [ids]} (core/chains.py)
+NEXT_SHARED = "next_shared"  # those of them that other jobs start too: exec starts them under systemd too
+COMPUTED_KEYS = ("id", GUARD, NEXT, NEXT_SHARED)  # what compiled_job adds that jobs.json does not have
 
 
-def compiled_job(job: AnyJob) -> dict[str, Any]:
-    """What `cronsync exec` needs of a job, as plain JSON: exec must not pay for importing pydantic."""
+def compiled_job(
+    job: AnyJob, starts: dict[str, list[str]] | None = None, shared: set[str] | None = None
+) -> dict[str, Any]:
+    """What `cronsync exec` needs of a job, as plain JSON: exec must not pay for importing pydantic.
+    `starts`: the jobs its run starts (`next_jobs` of all the jobs), which exec starts under cron;
+    `shared`: the jobs several jobs start (core/chains.shared_targets), which it starts under systemd."""
     data = job.model_dump(mode="json")
     data["id"] = job.id
     data["timeout"] = job.effective_timeout()
     data["notify"] = job.effective_notify().model_dump(mode="json")
+    if job.limits is not None:
+        data["limits"] = job.limits.model_dump(mode="json", exclude_none=True) or None
+    if starts:
+        data[NEXT] = starts
+        data[NEXT_SHARED] = sorted({*starts["success"], *starts["failure"]} & (shared or set()))
+    if job.cron is None:
+        return data  # started only by other jobs' runs (`after`)
     schedule = parse_schedule(job.cron)
     if not schedule.is_reboot and not schedule.every_seconds:
         # The job's times as data, for exec: `--guard` (a crontab entry firing on a superset of them) and
@@ -184,7 +226,11 @@ def write_compiled(config: Config) -> None:
     signature = current_signature(space, key)
     if is_current(space, key, signature):
         return
-    jobs = {job.id: compiled_job(job) for job in config.jobs}
+    from cronsync.core.chains import next_jobs, shared_targets
+
+    starts = next_jobs(config.jobs)
+    shared = shared_targets(starts)
+    jobs = {job.id: compiled_job(job, starts.get(job.id), shared) for job in config.jobs}
     save_compiled(space, key, signature, jobs, config.settings.model_dump(mode="json"))
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import EXAMPLE
+from tests.support.etcd import EtcdCluster, missing_for_etcd
+from tests.support.fleet import Fleet
 from tests.support.harness import CronDaemon, UserManager, missing_for_cron, missing_for_user_manager
 
 
@@ -96,3 +98,30 @@ def cron_daemon(tmp_path: Path) -> Iterator[CronDaemon]:
         yield daemon
     finally:
         daemon.stop()
+
+
+@pytest.fixture
+def etcd_cluster(tmp_path: Path) -> Iterator[EtcdCluster]:
+    """A real 3-member etcd cluster on free loopback ports, its data under tmp_path; ended by pid."""
+    reason = missing_for_etcd()
+    if reason:
+        unavailable(reason)
+    cluster = EtcdCluster.start(tmp_path / "etcd")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def fleet(etcd_cluster: EtcdCluster, tmp_path: Path) -> Iterator[Fleet]:
+    """Hosts on one machine sharing etcd_cluster: `fleet.add(name, jobs)` starts one (its own user
+    manager and user space); every host is stopped when the test ends."""
+    reason = missing_for_user_manager()
+    if reason:
+        unavailable(reason)
+    hosts = Fleet(etcd_cluster, tmp_path / "hosts")
+    try:
+        yield hosts
+    finally:
+        hosts.stop()

@@ -44,8 +44,10 @@ def gather_context(
     env: Mapping[str, str],
     deadline: float | None,
     capture_bytes: int,
+    limits: Mapping[str, Any] | None = None,
 ) -> list[tuple[str, str]]:
-    """(command as shown, its output) for each context command; AgentError when one fails."""
+    """(command as shown, its output) for each context command; AgentError when one fails. `limits`: as
+    run_process takes them (a job's, under cron)."""
     sections = []
     for number, command in enumerate(commands, 1):
         argv = context_argv(command)
@@ -60,6 +62,7 @@ def gather_context(
                 timeout=_remaining(deadline),
                 capture_bytes=capture_bytes,
                 passthrough=False,
+                limits=limits,
             )
         except StartError as exc:
             raise AgentError(f"context command #{number} ({shown}): {exc}", exit_code=JOB_NOT_FOUND) from None
@@ -186,6 +189,7 @@ def ask_command(
     env: Mapping[str, str],
     deadline: float | None,
     capture_bytes: int,
+    limits: Mapping[str, Any] | None = None,
 ) -> ProcessResult:
     """Run the backend's argv with the prompt on stdin; its stdout (streamed to ours) is the answer."""
     timeout = _bounded(float(backend.get("timeout", 300)), deadline)
@@ -200,6 +204,7 @@ def ask_command(
                 timeout=timeout,
                 capture_bytes=capture_bytes,
                 stdin=stdin,
+                limits=limits,
             )
         except StartError as exc:
             raise AgentError(f"agent command backend: {exc}", exit_code=JOB_CONFIG) from None

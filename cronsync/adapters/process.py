@@ -16,7 +16,7 @@ TYPE_CHECKING = False  # typing itself costs milliseconds on every run: only myp
 if TYPE_CHECKING:
     import signal
     from collections.abc import Callable, Mapping, Sequence
-    from typing import IO
+    from typing import IO, Any
 
     Redact = Callable[[str], str]
 else:
@@ -191,8 +191,10 @@ def run_process(
     capture_bytes: int,
     passthrough: bool = True,
     stdin: IO[bytes] | None = None,
+    limits: Mapping[str, Any] | None = None,
 ) -> ProcessResult:
-    """Run argv (never through a shell) in a new session; stream, capture, and time it out."""
+    """Run argv (never through a shell) in a new session; stream, capture, and time it out. `limits`
+    (a job's, under cron): set by the new process itself before it runs argv (adapters/limits.py)."""
     program = find_program(argv[0], env.get("PATH", os.defpath))
     if program is None:
         raise StartError(
@@ -201,7 +203,14 @@ def run_process(
     out_read, out_write = os.pipe()
     err_read, err_write = os.pipe()
     try:
-        pid = _spawn(program, argv, cwd, env, stdin, out_write, err_write)
+        if limits:
+            pid = _fork_with_limits(program, argv, cwd, env, stdin, out_write, err_write, limits)
+        else:
+            pid = _spawn(program, argv, cwd, env, stdin, out_write, err_write)
+    except StartError:
+        for fd in (out_read, err_read):
+            os.close(fd)
+        raise
     except (OSError, ValueError) as exc:  # ValueError: text no C string can hold (NUL, lone surrogate)
         for fd in (out_read, err_read):
             os.close(fd)
@@ -261,6 +270,49 @@ def _spawn(
     finally:
         os.fchdir(here)
         os.close(here)
+
+
+def _fork_with_limits(
+    program: str,
+    argv: Sequence[str],
+    cwd: str,
+    env: Mapping[str, str],
+    stdin: IO[bytes] | None,
+    out: int,
+    err: int,
+    limits: Mapping[str, Any],
+) -> int:
+    """fork, set the limits in the child (never in exec itself), then exec argv; what _spawn does
+    otherwise (a new session, stdin from /dev/null unless given, SIGPIPE and SIGXFSZ at their defaults).
+    A limit the child cannot set is a StartError: the child writes why on a close-on-exec pipe and exits."""
+    from cronsync.adapters.limits import set_own_limits
+
+    report_read, report_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child, which only execs or exits
+        try:
+            os.close(report_read)
+            os.setsid()
+            given = stdin.fileno() if stdin is not None else os.open(os.devnull, os.O_RDONLY)
+            for source, target in ((given, 0), (out, 1), (err, 2)):
+                os.dup2(source, target)
+            for signum in (signal.SIGPIPE, signal.SIGXFSZ):
+                signal.signal(signum, signal.SIG_DFL)
+            os.chdir(cwd)
+            set_own_limits(limits)
+            os.execve(program, list(argv), dict(env))
+        except BaseException as exc:  # whatever it is, the parent says it
+            os.write(report_write, str(exc).encode("utf-8", "replace")[:4096] or b"cannot start")
+        os._exit(127)
+    os.close(report_write)
+    chunks = []
+    while chunk := os.read(report_read, 4096):
+        chunks.append(chunk)
+    os.close(report_read)
+    if chunks:
+        os.waitpid(pid, 0)
+        raise StartError(f"cannot start {argv[0]!r}: {b''.join(chunks).decode('utf-8', 'replace')}")
+    return pid
 
 
 def _pump(pipes: dict[int, tuple[Capture, int]], child: _Child, group: _Group, passthrough: bool) -> None:
@@ -342,3 +394,48 @@ def job_environment(extra: Mapping[str, str], base: Mapping[str, str] | None = N
     env["PATH"] = os.pathsep.join(dict.fromkeys(wanted))
     env.update(extra)
     return env
+
+
+def groups_holding(path: str, lowest_fd: int) -> set[int]:
+    """The process groups of this account's processes (other than ours) that hold `path` open at a
+    descriptor numbered `lowest_fd` or above, read from /proc: what is left of a run whose parent is
+    gone. Processes of other accounts cannot be read, and are never signalled."""
+    try:
+        wanted = os.stat(path)
+    except OSError:
+        return set()
+    ours, groups = os.getpgrp(), set()
+    for pid in (name for name in os.listdir("/proc") if name.isdigit()):
+        if _holds(pid, (wanted.st_dev, wanted.st_ino), lowest_fd):
+            try:
+                group = os.getpgid(int(pid))
+            except OSError:  # gone meanwhile
+                continue
+            if group != ours:
+                groups.add(group)
+    return groups
+
+
+def _holds(pid: str, file: tuple[int, int], lowest_fd: int) -> bool:
+    try:
+        descriptors = os.listdir(f"/proc/{pid}/fd")
+    except OSError:  # another account's process, or gone
+        return False
+    for fd in descriptors:
+        if int(fd) < lowest_fd:
+            continue
+        try:
+            info = os.stat(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if (info.st_dev, info.st_ino) == file:
+            return True
+    return False
+
+
+def signal_groups(groups: set[int], signum: int) -> None:
+    for group in groups:
+        try:
+            os.killpg(group, signum)
+        except (ProcessLookupError, PermissionError):
+            continue

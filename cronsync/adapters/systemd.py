@@ -28,6 +28,8 @@ SERVICE_IFACE = b"org.freedesktop.systemd1.Service"
 UNIT_PROPERTIES = ("Id", "LoadState", "ActiveState", "SubState")
 # what a timer has scheduled, and (history) when it last fired
 TIMER_SCHEDULE = ("NextElapseUSecRealtime",)
+# an interval timer's (@every) next elapse, on CLOCK_MONOTONIC: read when it has no realtime one
+TIMER_MONOTONIC = "NextElapseUSecMonotonic"
 TIMER_HISTORY = ("LastTriggerUSec",)
 USEC_INFINITY = 2**64 - 1
 TIME_PROPERTIES = (
@@ -37,6 +39,10 @@ TIME_PROPERTIES = (
     "ExecMainExitTimestamp",
 )
 _SHOW_TIME = re.compile(r"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})(?:\.(\d+))? UTC")
+# `systemctl show` prints a monotonic time as a span (`1h 29min 59.876543s`): its parts, in microseconds
+_SPAN_PART = re.compile(r"(\d+(?:\.\d+)?)(month|min|ms|us|μs|y|w|d|h|s)")
+_SPAN_USEC = {"y": 31_557_600e6, "month": 2_629_800e6, "w": 604_800e6, "d": 86_400e6, "h": 3_600e6}
+_SPAN_USEC |= {"min": 60e6, "s": 1e6, "ms": 1e3, "us": 1.0, "μs": 1.0}
 SERVICE_PROPERTIES = ("Result", "ExecMainStartTimestamp", "ExecMainExitTimestamp", "ExecMainStatus")
 # A unit in one of these states has processes or a job under way (a oneshot service runs while activating).
 BUSY_STATES = ("active", "activating", "deactivating", "reloading")
@@ -80,12 +86,20 @@ class Manager(Protocol):
     def reset_failed(self, unit: str) -> None: ...
     def states(self, units: Sequence[str], *, history: bool = False) -> dict[str, UnitState]: ...
     def units_loaded_usec(self) -> int: ...
+    def version(self) -> int | None: ...
     def unit_path(self) -> list[str] | None: ...
+    def control_group(self) -> str | None: ...
 
 
 def private_socket() -> Path | None:
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     return Path(runtime) / "systemd" / "private" if runtime else None
+
+
+def version_number(text: str) -> int | None:
+    """systemd's version as a number: 252 for "252.36-1~deb12u1" or "252 (252.36-1~deb12u1)"."""
+    digits = re.match(r"\s*(\d+)", text)
+    return int(digits.group(1)) if digits else None
 
 
 def _text(value: Any) -> str:
@@ -106,12 +120,20 @@ def _state_from(name: str, props: dict[str, Any]) -> UnitState:
         active_state=_text(props.get("ActiveState", "inactive")),
         sub_state=_text(props.get("SubState", "dead")),
         result=_text(props.get("Result", "")),
-        next_elapse_usec=number("NextElapseUSecRealtime"),
+        next_elapse_usec=number("NextElapseUSecRealtime") or realtime_of_monotonic(number(TIMER_MONOTONIC)),
         last_trigger_usec=number("LastTriggerUSec"),
         exec_start_usec=number("ExecMainStartTimestamp"),
         exec_exit_usec=number("ExecMainExitTimestamp"),
         exit_status=number("ExecMainStatus"),
     )
+
+
+def realtime_of_monotonic(usec: int) -> int:
+    """A CLOCK_MONOTONIC time (the manager's, which is this machine's) as realtime usec; 0 stays 0."""
+    if not usec:
+        return 0
+    now_ns, monotonic_ns = time.time_ns(), time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+    return usec + (now_ns - monotonic_ns) // 1000
 
 
 class DBusManager:
@@ -167,7 +189,10 @@ class DBusManager:
     def _timer_properties(self, path: bytes, history: bool) -> dict[str, Any]:
         # One Get per property read: GetAll on the Timer interface costs as much as two Gets.
         names = (*TIMER_SCHEDULE, *TIMER_HISTORY) if history else TIMER_SCHEDULE
-        return {name: self._get(path, TIMER_IFACE, name.encode()) for name in names}
+        props = {name: self._get(path, TIMER_IFACE, name.encode()) for name in names}
+        if props["NextElapseUSecRealtime"] in (0, USEC_INFINITY):  # an interval timer, or none due
+            props[TIMER_MONOTONIC] = self._get(path, TIMER_IFACE, TIMER_MONOTONIC.encode())
+        return props
 
     def _service_properties(self, path: bytes) -> dict[str, Any]:
         # A service that never ran has no result to read: one Get instead of four.
@@ -229,6 +254,21 @@ class DBusManager:
             return None
         return [_text(folder) for folder in value] if isinstance(value, list | tuple) else None
 
+    def version(self) -> int | None:
+        """The manager's systemd version (252 for "252.36-1~deb12u1"); None when it cannot tell."""
+        try:
+            return version_number(_text(self._get(MANAGER_PATH, MANAGER_IFACE, b"Version")))
+        except Exception:  # pystemd raises its own DBusError family
+            return None
+
+    def control_group(self) -> str | None:
+        """The manager's own cgroup (its ControlGroup property); None when it cannot tell."""
+        try:
+            value = self._get(MANAGER_PATH, MANAGER_IFACE, b"ControlGroup")
+        except Exception:  # pystemd raises its own DBusError family
+            return None
+        return _text(value) or None
+
 
 class SystemctlManager:
     """The manager through `systemctl --user`, for machines without pystemd."""
@@ -277,7 +317,7 @@ class SystemctlManager:
         if not units:
             return {}
         extra = (*TIMER_HISTORY, *SERVICE_PROPERTIES) if history else ()
-        props = ",".join((*UNIT_PROPERTIES, *TIMER_SCHEDULE, *extra))
+        props = ",".join((*UNIT_PROPERTIES, *TIMER_SCHEDULE, TIMER_MONOTONIC, *extra))
         out = self._run("show", f"--property={props}", "--timestamp=us+utc", *units)
         blocks = [block for block in out.split("\n\n") if block.strip()]
         result = {}
@@ -285,6 +325,7 @@ class SystemctlManager:
             values = dict(line.split("=", 1) for line in block.split("\n") if "=" in line)
             for key in TIME_PROPERTIES:
                 values[key] = str(_parse_show_time(values.get(key, "")))
+            values[TIMER_MONOTONIC] = str(parse_show_span(values.get(TIMER_MONOTONIC, "")))
             result[unit] = _state_from(unit, values)
         return result
 
@@ -303,6 +344,39 @@ class SystemctlManager:
         # one line, the folders joined by spaces: each starts with "/" (a folder holding " /" is split)
         return re.split(r" (?=/)", out.strip()) if out.strip() else None
 
+    def version(self) -> int | None:
+        try:
+            return version_number(self._run("show", "--property=Version", "--value"))
+        except SystemdError:
+            return None
+
+    def control_group(self) -> str | None:
+        try:
+            return self._run("show", "--property=ControlGroup", "--value").strip() or None
+        except SystemdError:
+            return None
+
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def delegated_controllers(manager: Manager) -> tuple[set[str], str]:
+    """The cgroup controllers the user manager may use for its units (the unified hierarchy's
+    cgroup.controllers of its cgroup), and where that was read or why none are."""
+    if not (CGROUP_ROOT / "cgroup.controllers").is_file():
+        return (
+            set(),
+            "this machine mounts cgroup v1, whose controllers systemd never delegates to a user manager",
+        )
+    group = manager.control_group()
+    if group is None:
+        return set(), "the user manager does not say which cgroup it runs in"
+    path = CGROUP_ROOT / group.lstrip("/") / "cgroup.controllers"
+    try:
+        return set(path.read_text().split()), str(path)
+    except OSError as exc:
+        return set(), f"cannot read {path}: {exc.strerror}"
+
 
 def _parse_show_time(value: str) -> int:
     """`systemctl show` prints times as text (`Thu 2026-11-26 20:40:00[.123456] UTC`); microseconds."""
@@ -316,6 +390,18 @@ def _parse_show_time(value: str) -> int:
     stamp = datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
     micros = int((match.group(2) or "0").ljust(6, "0")[:6])
     return int(stamp.timestamp()) * 1_000_000 + micros
+
+
+def parse_show_span(value: str) -> int:
+    """A span as `systemctl show` prints it (`1h 30min`, `2d 3h 1.5s`, `infinity`, `0`); microseconds,
+    0 for none."""
+    text = value.strip()
+    if text.isdigit():
+        return int(text)
+    parts = _SPAN_PART.findall(text.replace(" ", ""))
+    if not parts or "".join(number + unit for number, unit in parts) != text.replace(" ", ""):
+        return 0  # infinity, empty, or a form this does not know
+    return round(sum(float(number) * _SPAN_USEC[unit] for number, unit in parts))
 
 
 def _pystemd_bus() -> tuple[Any, str] | None:

@@ -19,7 +19,7 @@ from cronsync.core.crontab_block import split
 from cronsync.core.errors import InvalidInput, Problem
 from cronsync.core.health import watch_schedule
 from cronsync.core.ids import WATCH_ID
-from cronsync.core.plan import WATCHDOG, BackendName, Plan, plan_crontab
+from cronsync.core.plan import WATCHDOG, BackendName, JobPlan, Plan, plan_crontab
 from cronsync.core.schedule import ScheduleError, crontab_form, next_fires, parse
 from cronsync.resources import templates
 from cronsync.userspace.paths import UserSpace
@@ -34,8 +34,16 @@ ZONEINFO = Path("/usr/share/zoneinfo")
 
 def crontab_problems(config: Config) -> list[Problem]:
     """Why the crontab backend would refuse config, found without changing the crontab."""
+    return _problems(config, *_zones(config))
+
+
+def _zones(config: Config) -> tuple[dict[str, str | None], str | None]:
+    """Each job's zone where it is not the machine's, and the machine's (read once: a plan needs both)."""
     local_zone = crontab.local_timezone()
-    zones = foreign_zones(config.jobs, local_zone)
+    return foreign_zones(config.jobs, local_zone), local_zone
+
+
+def _problems(config: Config, zones: dict[str, str | None], local_zone: str | None) -> list[Problem]:
     return installation_problems(config) + _schedule_problems(config, zones, local_zone)
 
 
@@ -45,9 +53,8 @@ class CrontabBackend:
     def plan(self, config: Config) -> Plan:
         target = installation_target(config.space)
         jobs_file = str(config.space.jobs_file)
-        local_zone = crontab.local_timezone()
-        zones = foreign_zones(config.jobs, local_zone)
-        problems = crontab_problems(config)
+        zones, local_zone = _zones(config)
+        problems = _problems(config, zones, local_zone)
         try:
             entries = (
                 []
@@ -59,12 +66,19 @@ class CrontabBackend:
             entries = []
         if problems:
             raise InvalidInput(problems)
-        jobs = [(job.id, job.name, job.enabled) for job in config.jobs]
+        # a job without `cron` has no entry: exec starts it after the jobs in its `after`
+        jobs = [(job.id, job.name, job.enabled) for job in config.jobs if job.cron is not None]
         if config.settings.watch is not None:
             expression = watch_schedule(config.settings.watch.every)
             entries.append(render.watch_crontab_entry(target, templates(), expression))
             jobs.append((WATCH_ID, WATCHDOG.name, True))
-        return plan_crontab(jobs, entries, crontab.read(), config.space.jobs_file)
+        plan = plan_crontab(jobs, entries, crontab.read(), config.space.jobs_file)
+        plan.jobs.extend(  # nothing of theirs to install: in place as they are
+            JobPlan(job.id, job.name, "unchanged", job.enabled, has_timer=False)
+            for job in config.jobs
+            if job.cron is None
+        )
+        return plan
 
     def holds_schedules(self, jobs_file: Path) -> bool:
         """Whether the user's crontab holds entries in jobs_file's block (this user space's)."""
@@ -115,7 +129,7 @@ class CrontabBackend:
         for job in jobs:
             fires = (
                 next_fires(parse(job.cron), now, 1, job.timezone)
-                if job.enabled and job.id in installed
+                if job.enabled and job.id in installed and job.cron is not None
                 else []
             )
             facts[job.id] = {"next_run": fires[0].isoformat(timespec="seconds") if fires else None}
@@ -127,7 +141,7 @@ class CrontabBackend:
 
         text = crontab.read() or ""
         cut = split(text, space.jobs_file)
-        if job_id not in cut.entries():
+        if job_id not in cut.entries() and not _unscheduled(space, job_id):
             raise CronsyncError(
                 f"{job_id} has no entry in the crontab; run `cronsync apply --backend crontab` first"
             )
@@ -140,6 +154,14 @@ class CrontabBackend:
         space.request_manual_run(job_id)  # exec records the run as `manual`
         argv = installation_target(space).command("exec", job_id)
         return subprocess.run(argv, env=environment, check=False).returncode
+
+
+def _unscheduled(space: UserSpace, job_id: str) -> bool:
+    """Whether the job has no `cron` (so no entry: other jobs' runs start it), as jobs.json says now."""
+    from cronsync.config import load_config
+
+    job = load_config(space).find(job_id)
+    return job is not None and job.cron is None
 
 
 def same_zone(a: str, b: str) -> bool:
@@ -167,6 +189,8 @@ def _schedule_problems(config: Config, zones: dict[str, str | None], local_zone:
     """The jobs cron cannot start at their times (seconds, @every), each said on its `cron` field."""
     problems = []
     for index, job in enumerate(config.jobs):
+        if job.cron is None:
+            continue
         try:
             crontab_form(parse(job.cron), zones[job.id], local_zone)
         except ScheduleError as exc:

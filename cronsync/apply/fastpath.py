@@ -84,6 +84,8 @@ def record_of(key: str, job: AnyJob) -> JobRecord:
     from cronsync.core.jobs import ScriptJob
 
     script = job.payload.path if isinstance(job, ScriptJob) else None
+    if job.cron is None:  # no timer: such a job has `after`, and then the fast path is not taken
+        return JobRecord(key, job.id, job.name, job.enabled, False, script, False)
     schedule = parse(job.cron)
     return JobRecord(key, job.id, job.name, job.enabled, schedule.is_reboot, script, schedule.is_every)
 
@@ -139,11 +141,15 @@ def plan_changes(space: UserSpace, unit_dir: Path, sources: tuple[bytes, bytes |
         return None
     if manifest is None or manifest.base != base or not isinstance(data, list):
         return None
+    if any(isinstance(raw, dict) and "hosts" in raw for raw in data):
+        return None  # jobs for some hosts only: which are here is the full path's to tell
     keys = [job_key(raw) for raw in data]
     compiled_key = source_key(space, *sources)
     compiled = read_compiled(space, manifest.compiled) or read_compiled(space, compiled_key)
     if compiled is None or len(set(keys)) < len(keys):
         return None  # two identical jobs: the full path names the duplicate
+    if _chained(data) or _chained(list(compiled["jobs"].values())):
+        return None  # a job's units name the jobs its run starts: a change to one changes another's
     installed = read_installed(unit_dir, space.jobs_file)
     intact = _intact_ids(installed.managed, manifest.files)
     reused = _reusable(manifest.jobs, intact, installed.managed, compiled["jobs"])
@@ -169,6 +175,11 @@ def plan_changes(space: UserSpace, unit_dir: Path, sources: tuple[bytes, bytes |
         entries = {job.record.job_id: job.entry for job in jobs}
         update.compiled = {"key": compiled_key, "jobs": entries, "settings": compiled["settings"]}
     return update
+
+
+def _chained(jobs: list[Any]) -> bool:
+    """Whether any job (its JSON object) has `after` or `on_failure`."""
+    return any(isinstance(job, dict) and (job.get("after") or job.get("on_failure")) for job in jobs)
 
 
 def _plan_with_watcher(
@@ -233,7 +244,8 @@ def _check_and_render(
 def full_update(config: Config, plan: Plan, unit_dir: Path, sources: tuple[bytes, bytes | None]) -> Update:
     """The Update for a plan of all of a validated config; sources are the bytes it was validated from."""
     data = json.loads(sources[0].decode())
-    records = [record_of(job_key(raw), job) for raw, job in zip(data, config.jobs, strict=True)]
+    raw_of = {raw["name"]: raw for raw in data}  # a valid config: objects with distinct names
+    records = [record_of(job_key(raw_of[job.name]), job) for job in config.jobs]
     try:
         base: str | None = base_key(config.space, installation_target(config.space), unit_dir, sources[1])
     except OSError:

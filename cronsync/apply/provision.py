@@ -1,17 +1,19 @@
 """After an apply: one healthchecks check per job through the Management API v3 (settings.json
 "healthchecks"), with the job's schedule, zone and grace (`cronsync.core.provision`).
 
-A disabled job's check is paused, an enabled job's paused check resumed, and the checks of jobs that are
-gone (slug `cronsync-<id>`, tag `cronsync`) paused. Failures are warnings: the timers are installed
-either way, and the next apply tries again.
+A disabled job's check is paused, an enabled job's paused check resumed, and the checks this jobs.json
+made (slug `cronsync-<id>`, tag `cronsync`, `desc` naming this jobs.json) of jobs gone from it paused.
+Failures are warnings: the timers are installed either way, and the next apply tries again.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from cronsync.adapters.crontab import local_timezone
 from cronsync.adapters.healthchecks import HealthchecksError, ManagementApi
+from cronsync.core.ids import job_id
 from cronsync.core.provision import TAG, check_payload, checks_to_pause, slug
 from cronsync.userspace.compiled import read_compiled, source_key
 from cronsync.userspace.paths import SECRETS_FILE, UserSpace, read_sources_bytes
@@ -42,7 +44,7 @@ def provision(space: UserSpace) -> tuple[list[dict[str, Any]], list[str]] | None
     zone = local_timezone()
     for job in compiled["jobs"].values():
         results.append(_provision_job(api, job, zone, str(space.jobs_file), redact))
-    results.extend(_pause_gone(api, {slug(str(job["id"])) for job in compiled["jobs"].values()}, redact))
+    results.extend(_pause_gone(api, _slugs_of_every_job(jobs_bytes), str(space.jobs_file), redact))
     warnings = [f"healthchecks: {r['check']}: {r['error']}" for r in results if not r["ok"]]
     return results, warnings
 
@@ -69,7 +71,13 @@ def _provision_job(
     return result
 
 
-def _pause_gone(api: ManagementApi, wanted: set[str], redact: Any) -> list[dict[str, Any]]:
+def _slugs_of_every_job(jobs_bytes: bytes | None) -> set[str]:
+    """The checks of every job of jobs.json (valid: apply just installed it), those another host of a
+    fleet runs too: compiled.json holds only this machine's."""
+    return {slug(job_id(str(job["name"]))) for job in json.loads(jobs_bytes or b"[]")}
+
+
+def _pause_gone(api: ManagementApi, wanted: set[str], jobs_file: str, redact: Any) -> list[dict[str, Any]]:
     try:
         listed = api.checks(TAG)
     except HealthchecksError as exc:
@@ -77,7 +85,7 @@ def _pause_gone(api: ManagementApi, wanted: set[str], redact: Any) -> list[dict[
             {"id": None, "check": "(listing)", "ok": False, "action": "failed", "error": redact(str(exc))}
         ]
     results = []
-    for check in checks_to_pause(listed, wanted):
+    for check in checks_to_pause(listed, wanted, jobs_file):
         result: dict[str, Any] = {"id": None, "check": check.get("slug"), "ok": True, "action": "paused"}
         try:
             api.pause(str(check.get("uuid", "")))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +29,7 @@ from cronsync.apply.unitfiles import (
     stage_unit_files,
 )
 from cronsync.core import render
+from cronsync.core.chains import manager_starts, next_jobs, systemd_chain_problems
 from cronsync.core.errors import InvalidInput, Problem
 from cronsync.core.health import watch_schedule
 from cronsync.core.ids import WATCH_ID, WATCHER_ID
@@ -52,14 +53,51 @@ from cronsync.userspace.runlog import last_records
 # `cronsync run` of a job whose run has just let go of its lock: how long the service may take to end
 # (the run's hook runs after the lock, for up to hooks.timeout) before it is started anyway.
 RUN_ENDING_SECONDS = 60.0
+START_WAIT_SECONDS = 60  # `cronsync run`: how long a started service may take to begin its run
 
 if TYPE_CHECKING:
     from cronsync.config import AnyJob, Config
 
 
+def scheduled_of(job: AnyJob) -> Scheduled:
+    if job.cron is None:
+        return Scheduled(job.name, job.enabled, False, False, has_timer=False)
+    schedule = parse(job.cron)
+    return Scheduled(job.name, job.enabled, schedule.is_reboot, schedule.is_every)
+
+
 def systemd_problems(config: Config) -> list[Problem]:
     """Why the systemd backend would refuse config, found without a user manager."""
     return installation_problems(config)
+
+
+def wait_for_run_end(
+    read_state: Callable[[], systemd.UnitState],
+    before: systemd.UnitState,
+    start_wait: float = START_WAIT_SECONDS,
+) -> systemd.UnitState:
+    """The service's state once the run that started after `before` has ended.
+
+    One reading of the state is several calls to the manager, the active state first: a run starting in
+    between reads as inactive with this run's start time. An end counts only in a reading after the one
+    that saw the start, whose active state was asked for once the run had begun."""
+    give_up_unstarted = time.monotonic() + start_wait
+    seen_start = False
+    while True:
+        state = read_state()
+        if seen_start and state.active_state in ("inactive", "failed"):
+            return state
+        if state.exec_start_usec != before.exec_start_usec:
+            if not seen_start:
+                seen_start = True
+                continue  # read again at once
+        elif time.monotonic() > give_up_unstarted:
+            # never the last run's result as this one's: that is what a busy manager would show
+            raise CronsyncError(
+                f"{state.name} did not start within {start_wait:g} s (its state: "
+                f"{state.active_state}); see `systemctl --user status {state.name}`"
+            )
+        time.sleep(0.2)
 
 
 class UnitDirNotSearched(CronsyncError):
@@ -75,18 +113,22 @@ class SystemdBackend:
 
     def plan(self, config: Config) -> Plan:
         """Every job's units and the watcher's, against what the unit directory holds."""
+        jobs_file = str(config.space.jobs_file)
         problems = systemd_problems(config)
+        if any(job.after or job.on_failure for job in config.jobs):
+            problems += systemd_chain_problems(jobs_file, config.jobs, self.manager.version())
         if problems:
             raise InvalidInput(problems)
         target = installation_target(config.space)
-        jobs_file = str(config.space.jobs_file)
         shipped = templates()
         wanted: dict[str, tuple[Scheduled, dict[str, str]]] = {}
         try:
+            starts = manager_starts(next_jobs(config.jobs))
             for job in config.jobs:
-                schedule = parse(job.cron)
-                scheduled = Scheduled(job.name, job.enabled, schedule.is_reboot, schedule.is_every)
-                wanted[job.id] = (scheduled, render.job_units(job, target, shipped))
+                wanted[job.id] = (
+                    scheduled_of(job),
+                    render.job_units(job, target, shipped, starts.get(job.id)),
+                )
             wanted[WATCHER_ID] = (WATCHER, render.sync_units(target, shipped))
             if config.settings.watch is not None:
                 expression = watch_schedule(config.settings.watch.every)
@@ -126,7 +168,7 @@ class SystemdBackend:
         to_enable, to_disable = [], []
         enabled = enabled_units(unit_dir)
         for job in plan.jobs:
-            if job.action == "delete":
+            if job.action == "delete" or not job.has_timer:
                 continue
             unit = scheduling_unit(job.job_id)
             linked = unit in enabled
@@ -189,15 +231,7 @@ class SystemdBackend:
         click.echo(f"started {service}")
         if not wait:
             return 0
-        give_up_unstarted = time.monotonic() + 10
-        while True:
-            state = manager.states([service], history=True)[service]
-            started = state.exec_start_usec != before.exec_start_usec
-            if state.active_state in ("inactive", "failed") and (
-                started or time.monotonic() > give_up_unstarted
-            ):
-                break
-            time.sleep(0.2)
+        state = wait_for_run_end(lambda: manager.states([service], history=True)[service], before)
         record = last_records(space.log_file).get(job_id)
         if record is not None and record.get("trigger") == "manual":  # what exec logged of this run
             status, code, took = record.get("status"), record.get("exit_code"), record.get("duration")
@@ -252,7 +286,7 @@ class SystemdBackend:
             service = (
                 render.SYNC_SERVICE_UNIT
                 if unit == render.SYNC_PATH_UNIT
-                else unit[: -len("timer")] + "service"
+                else unit.removesuffix(".timer").removesuffix(".service") + ".service"
             )
             paths += [f"{directory}/{unit}", f"{directory}/{service}", f"{directory}/{wants}/{unit}"]
         for path in paths:
@@ -293,7 +327,7 @@ def check_searched(manager: systemd.Manager, unit_dir: Path) -> None:
 
 def _scheduling_units(plan: Plan) -> list[str]:
     """The units that schedule: each job's timer and the watcher's path unit."""
-    return [scheduling_unit(job.job_id) for job in plan.jobs if job.action != "delete"]
+    return [scheduling_unit(job.job_id, job.has_timer) for job in plan.jobs if job.action != "delete"]
 
 
 def _start_and_verify(
@@ -304,6 +338,8 @@ def _start_and_verify(
         if job.action == "delete":
             continue
         debug_pause(f"start:{index}")
+        if not job.has_timer:
+            continue  # a service other jobs' runs start: nothing of its own to start
         unit = scheduling_unit(job.job_id)
         active = states[unit].active_state in ("active", "activating")
         if not job.enabled:
@@ -321,10 +357,12 @@ def _start_and_verify(
             manager.restart(unit)
             acted.append(unit)
 
-    wanted = {scheduling_unit(job.job_id): job for job in plan.jobs if job.action != "delete"}
+    wanted = {scheduling_unit(job.job_id, job.has_timer): job for job in plan.jobs if job.action != "delete"}
 
     def ready(state: systemd.UnitState) -> bool:
         job = wanted[state.name]
+        if not job.has_timer:
+            return state.loaded
         if not job.enabled:
             return state.active_state == "inactive"
         if job.is_reboot:
@@ -351,6 +389,8 @@ def _start_and_verify(
             if job.enabled:
                 detail += " with no next elapse" if state.active_state == "active" else ""
             detail += f"; see: systemctl --user status {unit}"
+        elif not job.has_timer:
+            detail = "no timer: runs when the jobs in its after succeed" if job.enabled else "disabled"
         elif not job.enabled:
             detail = "disabled: timer stopped"
         elif job.is_reboot:

@@ -39,6 +39,12 @@ def command(ctx: click.Context, backend: str, as_json: bool, from_watcher: bool)
     if provisioned is not None:
         report.healthchecks, warnings = provisioned
         report.warnings.extend(warnings)
+    if report.ok:
+        from cronsync.apply.fleetstate import write_heartbeat
+
+        warning = write_heartbeat(space)
+        if warning is not None:
+            report.warnings.append(warning)
     from cronsync.exec.readiness import will_fail
 
     for job_id, reasons in will_fail(space).items():

@@ -25,6 +25,7 @@ from cronsync.config import load_config
 from cronsync.core.crontab_block import split
 from cronsync.core.errors import InvalidInput, Problem
 from cronsync.core.health import PROBLEMS, timing_of
+from cronsync.core.limits import needed_controllers
 from cronsync.userspace.paths import (
     UntrustedScript,
     UserSpace,
@@ -79,8 +80,26 @@ def run_checks(space: UserSpace) -> list[Finding]:
     untrusted = _untrusted_scripts(space)
     findings.extend(_script_findings(space, untrusted))
     findings.append(_sync_finding(space, manager, uses_crontab, untrusted))
+    if manager is not None and uses_systemd:
+        findings.extend(_limits_findings(space, manager))
     findings.extend(_run_findings(space, manager))
+    findings.extend(_fleet_findings(space))
     return findings
+
+
+def _fleet_findings(space: UserSpace) -> list[Finding]:
+    """etcd reachable, clocks in step with etcd's and the other hosts', the same jobs.json everywhere:
+    only when settings.json has a "fleet"."""
+    from cronsync.apply.fleetstate import fleet_checks
+
+    try:
+        settings = load_config(space).settings.fleet
+    except InvalidInput:
+        return []  # the jobs.json finding says why
+    if settings is None:
+        return []
+    checks = fleet_checks(space, settings.model_dump(mode="json"))
+    return [Finding(*check) for check in checks]
 
 
 def _run_findings(space: UserSpace, manager: systemd.Manager | None) -> list[Finding]:
@@ -115,6 +134,40 @@ def _run_findings(space: UserSpace, manager: systemd.Manager | None) -> list[Fin
             Finding("runs", "ok", f"no missed, late or failing runs in the last {HEALTH_WINDOW.days} days")
         )
     return findings
+
+
+def _limits_findings(space: UserSpace, manager: systemd.Manager) -> list[Finding]:
+    """Whether the user manager has the cgroup controllers the jobs' limits take effect through."""
+    try:
+        jobs = load_config(space).jobs
+    except InvalidInput:
+        return []
+    needs = {
+        job.id: needed_controllers(job.limits.model_dump(exclude_none=True)) for job in jobs if job.limits
+    }
+    wanted = {controller for controllers in needs.values() for controller in controllers}
+    if not wanted:
+        return []
+    have, where = systemd.delegated_controllers(manager)
+    missing = sorted(wanted - have)
+    if not missing:
+        listed = ", ".join(sorted(wanted))
+        return [Finding("limits", "ok", f"the user manager has the {listed} controller(s) the limits need")]
+    affected = ", ".join(sorted(job for job, controllers in needs.items() if set(controllers) & set(missing)))
+    fix = (
+        "boot with the unified cgroup hierarchy (systemd.unified_cgroup_hierarchy=1)"
+        if "cgroup v1" in where
+        else f"sudo systemctl edit user@.service: [Service] Delegate={' '.join(missing)}, then log in again"
+    )
+    return [
+        Finding(
+            "limits",
+            "warning",
+            f"the limits of {affected} need the cgroup controller(s) {', '.join(missing)}, which the user "
+            f"manager has not been delegated ({where}): systemd accepts them but does not enforce them",
+            fix,
+        )
+    ]
 
 
 def _unit_dir_finding(manager: systemd.Manager, unit_dir: Path, required: bool) -> Finding:

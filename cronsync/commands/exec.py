@@ -22,14 +22,26 @@ Exit codes:
   70   a bug in cronsync (the details are in USER/logs/errors.log; the run is still logged)"""
 
 
+def _trigger(value: str | None) -> str | None:
+    from cronsync.exec.main import valid_trigger
+
+    if value is not None and not valid_trigger(value):
+        raise click.BadParameter(
+            f"{value!r} is not one of 'timer', 'manual', 'after:<job id>', 'on_failure:<job id>'"
+        )
+    return value
+
+
 @click.command(epilog=EXIT_CODES_HELP)
 @click.argument("job")
 @click.option("--dry-run", is_flag=True, help="Show what would run (command, cwd, env names, gateways).")
 @click.option(
     "--trigger",
-    type=click.Choice(["timer", "manual"]),
     default=None,
-    help="Recorded in the log (default: manual if `cronsync run` asked for this run, else timer).",
+    callback=lambda _ctx, _param, value: _trigger(value),
+    help="Recorded in the log: timer, manual, after:<job id> or on_failure:<job id> (default: manual if "
+    "`cronsync run` asked for this run, else timer; under systemd a run OnSuccess=/OnFailure= started says "
+    "which job's run started it).",
 )
 @click.option(
     "--guard",

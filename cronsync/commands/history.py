@@ -36,12 +36,16 @@ def _check_known(space: UserSpace, job: str) -> None:
 @click.argument("job", required=False)
 @click.option("-n", "count", type=click.IntRange(min=1), default=20, show_default=True, help="How many runs.")
 @click.option("--json", "as_json", is_flag=True, help="Print the log records as a JSON array.")
+@click.option("--fleet", "fleet", is_flag=True, help="Every host's runs: this log and the claims in etcd.")
 @click.pass_context
-def command(ctx: click.Context, job: str | None, count: int, as_json: bool) -> None:
+def command(ctx: click.Context, job: str | None, count: int, as_json: bool, fleet: bool) -> None:
     """The last runs (of JOB, an id or name, if given): start, trigger, status, duration, exit code."""
     space = user_space(ctx)
     records = (r for r in read_json_lines(space.log_file) if job is None or matches(r, job))
-    last = list(deque(with_missed(records, judged_instants(space, job)), maxlen=count))
+    if fleet:
+        last = fleet_history(space, job, count, records)
+    else:
+        last = list(deque(with_missed(records, judged_instants(space, job)), maxlen=count))
     if job is not None and not last:
         _check_known(space, job)  # an unknown job is an error, as for run and logs
     if as_json:
@@ -51,9 +55,37 @@ def command(ctx: click.Context, job: str | None, count: int, as_json: bool) -> N
         where = f" of {job!r}" if job else ""
         click.echo(f"no runs{where} in {space.log_file}")
         return
-    click.echo(RUN_HEADER)
+    host_width = max((len(str(r.get("host", ""))) for r in last), default=0) if fleet else 0
+    click.echo(RUN_HEADER + (f"  {'HOST':<{host_width}}" if fleet else ""))
     for record in last:
-        click.echo(format_row(record) + _schedule_note(record))
+        host = f"  {record.get('host', '')!s:<{host_width}}" if fleet else ""
+        click.echo(format_row(record) + host + _schedule_note(record))
+
+
+def fleet_history(
+    space: UserSpace, wanted: str | None, count: int, records: Iterator[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The last `count` runs of the fleet: this host's log, each record with its `host`, and the runs of
+    run_on "one" jobs other hosts claimed in etcd; missed instants of this host's run_on "each" jobs
+    (whether a run_on "one" time ran is the claims' to say, not this host's log)."""
+    from cronsync.adapters.etcd import EtcdError
+    from cronsync.apply.fleetstate import configured_fleet, unreachable
+    from cronsync.core.fleetview import claim_record, merge_history
+
+    config = config_or_last_valid(space)
+    settings = config.settings.fleet
+    fleet = configured_fleet(space, settings.model_dump(mode="json") if settings is not None else None)
+    ones = [job for job in (*config.jobs, *config.elsewhere) if job.run_on == "one"]
+    wanted_ones = [j for j in ones if wanted is None or wanted in (j.id, j.name) or j.id == job_id(wanted)]
+    try:
+        claimed = [claim_record(c, j.name) for j in wanted_ones for c in fleet.claimed_runs(j.id, count)]
+    except EtcdError as exc:
+        raise unreachable(exc) from None
+    finally:
+        fleet.client.close()
+    one_ids = {job.id for job in ones}
+    instants = [item for item in judged_instants(space, wanted) if item[0] not in one_ids]
+    return merge_history(with_missed(records, instants), claimed, fleet.host)[-count:]
 
 
 def judged_instants(space: UserSpace, wanted: str | None) -> list[tuple[str, str, Instant]]:

@@ -37,6 +37,11 @@ def command(ctx: click.Context, job_name: str, backend: str, no_wait: bool) -> i
     return scheduler.run_now(space, job.id, wait=not no_wait)
 
 
+def _waits(overlap: str) -> str:
+    """A run asked for by hand waits for the running one; only a scheduled run replaces it."""
+    return "replace (only a scheduled run replaces it)" if overlap == "replace" else overlap
+
+
 def _already_running(space: UserSpace, job_id: str, overlap: str, backend: str, no_wait: bool) -> int | None:
     """Say what becomes of this run; its exit code, or None once the current run has ended (queue)."""
     if overlap == "skip":
@@ -50,8 +55,9 @@ def _already_running(space: UserSpace, job_id: str, overlap: str, backend: str, 
             stderr=subprocess.DEVNULL,
             start_new_session=True,  # it outlives this command: it waits, then starts the run
         )
-        click.echo(f"{job_id} is already running; overlap: queue, so this run starts when it ends")
+        waits = _waits(overlap)
+        click.echo(f"{job_id} is already running; overlap: {waits}, so this run starts when it ends")
         return 0
-    click.echo(f"{job_id} is already running; overlap: queue: waiting for it to end")
+    click.echo(f"{job_id} is already running; overlap: {_waits(overlap)}: waiting for it to end")
     wait_until_idle(space, job_id)
     return None

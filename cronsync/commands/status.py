@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from typing import Any
@@ -12,8 +13,10 @@ from cronsync.apply.engine import Backend, catches_up, installed_backend, make_p
 from cronsync.commands.common import BACKEND_OPTION, JSON_OPTION, config_or_last_valid, user_space
 from cronsync.config import Config
 from cronsync.core.describe import describe
+from cronsync.core.errors import InvalidInput
 from cronsync.core.health import Health, timing_of
-from cronsync.core.plan import JobPlan
+from cronsync.core.ids import job_id
+from cronsync.core.plan import JobPlan, Plan
 from cronsync.core.schedule import parse
 from cronsync.exec.readiness import will_fail
 from cronsync.userspace.runhealth import healths
@@ -31,8 +34,8 @@ def command(ctx: click.Context, backend: str, as_json: bool) -> None:
     space = user_space(ctx)
     chosen = installed_backend(backend, space)
     config = config_or_last_valid(space)
-    plan = make_plan(config, chosen)
-    rows = job_rows(config, chosen, {job.job_id: job for job in plan.jobs})
+    plan, refused = plan_around_refusals(config, chosen)
+    rows = job_rows(config, chosen, {job.job_id: job for job in plan.jobs}, refused)
     if as_json:
         payload = {"ok": True, "backend": chosen.name, "jobs": rows, "warnings": plan.warnings}
         click.echo(json.dumps(payload, indent=2))
@@ -42,7 +45,30 @@ def command(ctx: click.Context, backend: str, as_json: bool) -> None:
     print_rows(chosen.name, rows)
 
 
-def job_rows(config: Config, backend: Backend, plans: dict[str, JobPlan]) -> list[dict[str, Any]]:
+def plan_around_refusals(config: Config, backend: Backend) -> tuple[Plan, dict[str, list[str]]]:
+    """The backend's plan, and what it refuses of each job (a seconds field on crontab, say): status
+    shows what is installed of the others, and each refusal as a warning, where apply would stop."""
+    try:
+        return make_plan(config, backend), {}
+    except InvalidInput as exc:
+        refused: dict[str, list[str]] = {}
+        for problem in exc.problems:
+            if problem.job_name is None:
+                raise
+            refused.setdefault(job_id(problem.job_name), []).append(problem.message)
+    kept = dataclasses.replace(config, jobs=[job for job in config.jobs if job.id not in refused])
+    plan = make_plan(kept, backend)
+    plan.warnings.extend(
+        f"{backend.name} refuses job {job.name!r}: {reason}; `cronsync apply` fails until it is changed"
+        for job in config.jobs
+        for reason in refused.get(job.id, [])
+    )
+    return plan, refused
+
+
+def job_rows(
+    config: Config, backend: Backend, plans: dict[str, JobPlan], refused: dict[str, list[str]] | None = None
+) -> list[dict[str, Any]]:
     logged = last_records(config.space.log_file)
     installed = {job_id for job_id, plan in plans.items() if plan.action != "create"}
     facts = backend.schedule_facts(config.jobs, installed)
@@ -64,9 +90,9 @@ def job_rows(config: Config, backend: Backend, plans: dict[str, JobPlan]) -> lis
             "last_run": None,
             "last_result": None,
             "last_duration_s": None,
-            "installed": INSTALLED.get(plan.action, "differs") if plan else "missing",
+            "installed": _installed(plan, job.id in (refused or {})),
             "changes": plan.changes if plan else [],
-            "will_fail": failing.get(job.id, []),
+            "will_fail": [*(refused or {}).get(job.id, []), *failing.get(job.id, [])],
         }
         row.update(facts.get(job.id, {}))
         _fill_from_log(row, logged.get(job.id))
@@ -75,9 +101,15 @@ def job_rows(config: Config, backend: Backend, plans: dict[str, JobPlan]) -> lis
     return rows
 
 
+def _installed(plan: JobPlan | None, refused: bool) -> str:
+    if refused:
+        return "refused"
+    return INSTALLED.get(plan.action, "differs") if plan else "missing"
+
+
 @functools.lru_cache(maxsize=1024)
-def _describe(cron: str) -> str:
-    return describe(parse(cron))
+def _describe(cron: str | None) -> str:
+    return "when the jobs in its after succeed" if cron is None else describe(parse(cron))
 
 
 def _fill_from_log(row: dict[str, Any], entry: dict[str, Any] | None) -> None:
@@ -113,7 +145,9 @@ def print_rows(backend: str, rows: list[dict[str, Any]]) -> None:
     click.echo(f"backend: {backend}")
     for row in rows:
         state = "enabled" if row["enabled"] else "disabled"
-        click.echo(f"{row['id']}  ({row['name']})  {state}  {row['schedule']}: {row['schedule_description']}")
+        click.echo(
+            f"{row['id']}  ({row['name']})  {state}  {row['schedule'] or '-'}: {row['schedule_description']}"
+        )
         if row["description"]:
             click.echo(f"    {row['description']}")
         last = "never"

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from cronsync.core.outcomes import failed_in_a_row
 from cronsync.core.schedule import next_fires, parse
 
 if TYPE_CHECKING:
@@ -36,8 +37,11 @@ EARLY_SECONDS = 2  # a run's start logged before its instant (clock rounding, th
 FAILING_RUNS = 3  # this many failed runs in a row make a job `failing`
 MAX_INSTANTS = 50_000  # judged per job at most (the latest ones): a per-minute job over a month
 HEALTHS = ("ok", "late", "missed", "failing", "never-ran", "disabled")
+# A run_on "one" run that etcd could not be asked about (fleet.when_unreachable: skip): it did not run here
+# and nobody can say it ran elsewhere, so the watchdog counts it as missed, where a fleet skip naming the
+# host that ran it (`ran_on`) is no miss.
+UNCLAIMED = "unclaimed"
 PROBLEMS = ("late", "missed", "failing")  # the healths the watchdog reports
-FAILED = ("failure", "timeout")
 _CHUNK = 512
 
 
@@ -58,7 +62,7 @@ def watch_schedule(every: int) -> str:
 class JobTiming:
     """What a job's schedule says about when it runs."""
 
-    cron: str
+    cron: str | None  # None: no schedule of its own (runs after other jobs' runs): no instants to judge
     timezone: str | None = None
     random_delay: int = 0
     accuracy: int = 1
@@ -122,6 +126,8 @@ class Health:
 
 def scheduled_instants(timing: JobTiming, since: datetime, until: datetime) -> list[datetime]:
     """The instants the schedule fires after `since` and up to `until` (the latest MAX_INSTANTS)."""
+    if timing.cron is None:
+        return []
     schedule = parse(timing.cron)
     found: list[datetime] = []
     start, chunk = since, 8  # growing: a yearly schedule needs few, a per-minute one many
@@ -146,7 +152,10 @@ def classify(
     """Each instant after `since` (the install time, or the start of the window) up to `now` that can
     be judged, in order (see the module's docstring)."""
     grace, early = timing.grace, timedelta(seconds=EARLY_SECONDS)
-    timer_runs = sorted((r for r in runs if r.trigger != "manual"), key=lambda r: r.start)
+    # runs started by hand or by another job's run ("after:<id>") answer no scheduled instant
+    timer_runs = sorted(
+        (r for r in runs if r.trigger != "manual" and ":" not in r.trigger), key=lambda r: r.start
+    )
     busy = _Busy(runs)
     instants = scheduled_instants(timing, since, now)
     judged: list[Instant] = []
@@ -171,6 +180,8 @@ def classify(
 
 
 def _kind_of_run(timing: JobTiming, at: datetime, run: RunRecord) -> str:
+    if run.status == UNCLAIMED:
+        return "missed"
     if run.status == "skipped":
         return "skipped"
     if run.start - at <= timing.grace:
@@ -195,18 +206,6 @@ class _Busy:
         return self._latest_end is not None and self._latest_end >= moment
 
 
-def failed_in_a_row(runs: Sequence[RunRecord]) -> int:
-    """How many of the latest runs (skips aside) failed, up to the last one that did not."""
-    count = 0
-    for run in sorted(runs, key=lambda r: r.start, reverse=True):
-        if run.status == "skipped":
-            continue
-        if run.status not in FAILED:
-            break
-        count += 1
-    return count
-
-
 def job_health(
     timing: JobTiming,
     since: datetime | None,
@@ -216,7 +215,7 @@ def job_health(
     running: bool = False,
 ) -> Health:
     """The job's health and its judged instants; `since` None: nothing is known of its install."""
-    failures = failed_in_a_row(runs)
+    failures = failed_in_a_row(run.status for run in sorted(runs, key=lambda r: r.start, reverse=True))
     if not timing.enabled:
         return Health("disabled", [], failures)
     instants = [] if since is None else classify(timing, since, now, runs, running=running)

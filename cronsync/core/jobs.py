@@ -6,112 +6,37 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 
+from cronsync.core.chains import chain_problems
 from cronsync.core.errors import Problem, job_label
 from cronsync.core.field_errors import did_you_mean, error_message
+from cronsync.core.fieldtypes import (
+    ENV_NAME,
+    MAX_NAME_LENGTH,
+    Duration,
+    GatewayName,
+    HostName,
+    JobName,
+    PositiveDuration,
+    StrictModel,
+    Text,
+    fits_exec,
+    fits_exec_in_all,
+)
 from cronsync.core.ids import RESERVED_ID, WATCHER_ID, job_id
 from cronsync.core.jsontext import format_loc, json_type_name
 from cronsync.core.phrases import check_not_words
+from cronsync.core.policies import Limits, Retries
 from cronsync.core.schedule import ScheduleError, check_zone
 from cronsync.core.schedule import parse as parse_schedule
 
-MAX_NAME_LENGTH = 200
-_DURATION = re.compile(r"^\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*(?:(\d+)\s*s)?\s*$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def parse_duration(value: Any) -> Any:
-    """Seconds as a number, or a string such as "90s", "5m", "1h30m"; returns whole seconds."""
-    if isinstance(value, bool):  # pydantic's lax mode would take true as 1 second
-        raise ValueError(f'{str(value).lower()} is not a duration; use seconds (90) or "90s", "5m", "1h30m"')
-    if isinstance(value, str):
-        text = value.strip()
-        if text.isdigit():
-            return int(text)
-        match = _DURATION.match(text)
-        if not text or not match or not any(match.groups()):
-            raise ValueError(f'{value!r} is not a duration; use seconds (90) or "90s", "5m", "1h30m"')
-        hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
-        return hours * 3600 + minutes * 60 + seconds
-    return value
-
-
-# The longest duration any field takes: beyond it timers, timeouts and time arithmetic overflow.
-MAX_DURATION_SECONDS = 31 * 24 * 3600
-
-
-def _bounded(seconds: int) -> int:
-    if seconds > MAX_DURATION_SECONDS:
-        raise ValueError(
-            f"{seconds} seconds is longer than the longest duration allowed, "
-            f'31 days ({MAX_DURATION_SECONDS} seconds, "744h")'
-        )
-    return seconds
-
-
-_DURATION_FIELD = {"description": "seconds, or '90s', '5m', '1h'", "le": MAX_DURATION_SECONDS}
-Duration = Annotated[
-    int, BeforeValidator(parse_duration), AfterValidator(_bounded), Field(ge=0, **_DURATION_FIELD)
-]
-PositiveDuration = Annotated[
-    int, BeforeValidator(parse_duration), AfterValidator(_bounded), Field(gt=0, **_DURATION_FIELD)
-]
-
-
-# execve(2) refuses one argument or variable over MAX_ARG_STRLEN (32 pages: 131072 bytes with its NUL), and
-# systemd cannot even start cronsync for a unit holding such a variable: refuse it here, with the reason.
-MAX_EXEC_STRING_BYTES = 131071
-# all arguments plus all variables together; the kernel's limit (a quarter of the stack limit, 2 MiB by
-# default) must also hold the inherited environment
-MAX_EXEC_TOTAL_BYTES = 1024 * 1024
-
-
-def _fits_exec(what: str, value: str) -> None:
-    size = len(value.encode("utf-8", "surrogatepass"))
-    if size > MAX_EXEC_STRING_BYTES:
-        raise ValueError(
-            f"{what} is {size} bytes; the kernel refuses one argument or variable over "
-            f"{MAX_EXEC_STRING_BYTES} bytes: pass large data in a file under USER/"
-        )
-
-
-def _fits_exec_in_all(what: str, values: list[str]) -> None:
-    size = sum(len(value.encode("utf-8", "surrogatepass")) + 1 for value in values)
-    if size > MAX_EXEC_TOTAL_BYTES:
-        raise ValueError(
-            f"{what} add up to {size} bytes; keep them under {MAX_EXEC_TOTAL_BYTES} bytes "
-            "(the kernel limits a command's arguments and environment): pass large data in a file"
-        )
-
-
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain a NUL character")
-    lone = next((ch for ch in value if "\ud800" <= ch <= "\udfff"), None)
-    if lone is not None:  # JSON allows "\ud800" alone; no file, argument or message can hold it
-        raise ValueError(
-            f"contains a lone surrogate \\u{ord(lone):04x}, which is not a character; "
-            "write the character itself, or a JSON surrogate pair"
-        )
-    return value
-
-
-Text = Annotated[str, BeforeValidator(lambda v: _no_nul(v) if isinstance(v, str) else v)]
-GatewayName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", max_length=64)]
-
-
-class StrictModel(BaseModel):
-    # strict: JSON's types as written ("enabled": "yes" is an error, as the JSON Schema says)
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+_GROUP_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 
 
 class Notify(StrictModel):
@@ -131,22 +56,22 @@ class ScriptPayload(StrictModel):
     @field_validator("env")
     @classmethod
     def _env_names(cls, env: dict[str, str]) -> dict[str, str]:
-        bad = [name for name in env if not _ENV_NAME.match(name)]
+        bad = [name for name in env if not ENV_NAME.match(name)]
         if bad:
             raise ValueError(
                 f"invalid variable name(s) {bad}; use letters, digits and _, not starting with a digit"
             )
         for name, value in env.items():
-            _fits_exec(f"{name}=...", f"{name}={value}")
-        _fits_exec_in_all("the variables", [f"{name}={value}" for name, value in env.items()])
+            fits_exec(f"{name}=...", f"{name}={value}")
+        fits_exec_in_all("the variables", [f"{name}={value}" for name, value in env.items()])
         return env
 
     @field_validator("args")
     @classmethod
     def _args_fit(cls, args: list[str]) -> list[str]:
         for number, arg in enumerate(args):
-            _fits_exec(f"argument #{number}", arg)
-        _fits_exec_in_all("the arguments", args)
+            fits_exec(f"argument #{number}", arg)
+        fits_exec_in_all("the arguments", args)
         return args
 
 
@@ -162,7 +87,10 @@ class AgentPayload(StrictModel):
 
 class JobBase(StrictModel):
     name: Text = Field(min_length=1, max_length=MAX_NAME_LENGTH)
-    cron: Text = Field(description='a cron expression, e.g. "0 9 * * 1-5" or "@daily"')
+    cron: Text | None = Field(
+        default=None,
+        description='a cron expression, e.g. "0 9 * * 1-5" or "@daily"; may be left out given "after"',
+    )
     enabled: bool = True
     description: Text | None = None
     timezone: Text | None = Field(default=None, description="IANA time zone, e.g. Europe/Berlin")
@@ -170,12 +98,49 @@ class JobBase(StrictModel):
     random_delay: Duration = 0
     accuracy: PositiveDuration = 1
     timeout: PositiveDuration | None = None
-    overlap: Literal["skip", "queue"] = "skip"
+    overlap: Literal["skip", "queue", "replace"] = "skip"
+    retries: Retries | None = None
+    group: GatewayName | None = Field(default=None, description='a group of settings.json "groups"')
     notify: Notify | None = None
+    hosts: list[HostName] | None = Field(
+        default=None,
+        min_length=1,
+        description="only these machines (settings.json fleet.host) install the job; absent: every machine",
+    )
+    run_on: Literal["each", "one"] = Field(
+        default="each", description='"one": exactly one of the job\'s hosts runs each scheduled time (etcd)'
+    )
     healthcheck: Text | None = Field(
         default=None,
         description='ping URL of a healthchecks.io-style check, e.g. "https://hc-ping.com/${HC_UUID}"',
     )
+    after: list[JobName] = Field(
+        default_factory=list, description="run this job when a run of each named job succeeds"
+    )
+    on_failure: list[JobName] = Field(
+        default_factory=list, description="the jobs to run when a run of this one fails or times out"
+    )
+    limits: Limits | None = Field(default=None, description="what the job's processes may use")
+
+    @field_validator("retries", mode="before")
+    @classmethod
+    def _retries_object(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, dict):
+            raise ValueError(
+                f'must be an object such as {{"count": 3, "delay": "30s", "backoff": 2}}, found '
+                f"{json_type_name(value)}"
+            )
+        return value
+
+    @field_validator("group", mode="before")
+    @classmethod
+    def _group_name(cls, value: Any) -> Any:
+        if isinstance(value, str) and not _GROUP_NAME.match(value):
+            raise ValueError(
+                f"{value!r} is not a group name: use letters, digits, _, . and - (up to 64, not starting "
+                'with . or -), as in settings.json "groups"'
+            )
+        return value
 
     @field_validator("healthcheck")
     @classmethod
@@ -207,13 +172,42 @@ class JobBase(StrictModel):
 
     @field_validator("cron")
     @classmethod
-    def _valid_cron(cls, cron: str) -> str:
+    def _valid_cron(cls, cron: str | None) -> str | None:
+        if cron is None:
+            return None  # then "after" must be given: core/chains.py says so, with the field
         try:
             check_not_words(cron)
             parse_schedule(cron)
         except ScheduleError as exc:
             raise ValueError(str(exc)) from None
         return cron
+
+    @field_validator("hosts")
+    @classmethod
+    def _distinct_hosts(cls, hosts: list[str] | None) -> list[str] | None:
+        if hosts is not None:
+            twice = sorted({host for host in hosts if hosts.count(host) > 1})
+            if twice:
+                raise ValueError(f"lists {', '.join(map(repr, twice))} more than once; name each host once")
+        return hosts
+
+    @field_validator("run_on")
+    @classmethod
+    def _one_needs_calendar(cls, run_on: str, info: ValidationInfo) -> str:
+        cron = info.data.get("cron", "")  # absent when cron itself was refused
+        if run_on == "one" and cron is None:
+            raise ValueError(
+                '"one" needs a "cron" of its own to claim each scheduled time: a job that runs only '
+                '"after" others runs where they ran; give it a cron, or use "each"'
+            )
+        if run_on == "one" and isinstance(cron, str) and cron:
+            schedule = parse_schedule(cron)
+            if schedule.is_reboot or schedule.is_every:
+                raise ValueError(
+                    f'"one" needs times of the calendar to claim, and {cron!r} has none (@reboot and '
+                    '@every count on each machine\'s own clock); use a cron expression, or "each"'
+                )
+        return run_on
 
     @field_validator("timezone")
     @classmethod
@@ -317,6 +311,7 @@ def validate_jobs_data(data: Any, file: str) -> tuple[list[ScriptJob | AgentJob]
         except ValidationError as exc:
             problems.extend(_job_problems(file, index, raw, exc))
     problems.extend(_duplicate_problems(file, data))
+    problems.extend(chain_problems(file, data, ACTIONS))
     return jobs, problems
 
 

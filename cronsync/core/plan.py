@@ -35,6 +35,7 @@ class JobPlan:
     diff: str = ""
     is_reboot: bool = False
     is_interval: bool = False
+    has_timer: bool = True  # False: a job without `cron`, started by other jobs' runs (`after`)
 
     def to_json(self, with_diff: bool) -> dict[str, object]:
         data: dict[str, object] = {
@@ -84,6 +85,7 @@ class Scheduled(NamedTuple):
     enabled: bool
     is_reboot: bool  # its timer is started by the manager's start-up, never by apply
     is_interval: bool = False  # @every: a monotonic timer, with no calendar elapse to wait for
+    has_timer: bool = True  # False: no `cron`, only a service that other jobs' runs start (`after`)
 
 
 WATCHER = Scheduled("auto-sync watcher", True, False)
@@ -134,9 +136,12 @@ def unit_names(job_id: str) -> tuple[str, str]:
     return render.service_name(job_id), render.timer_name(job_id)
 
 
-def scheduling_unit(job_id: str) -> str:
-    """The unit that schedules a job: its timer (the watcher's path unit)."""
-    return render.SYNC_PATH_UNIT if job_id == WATCHER_ID else render.timer_name(job_id)
+def scheduling_unit(job_id: str, has_timer: bool = True) -> str:
+    """The unit that schedules a job: its timer (the watcher's path unit); for a job without a timer
+    (started by other jobs' runs) its service."""
+    if job_id == WATCHER_ID:
+        return render.SYNC_PATH_UNIT
+    return render.timer_name(job_id) if has_timer else render.service_name(job_id)
 
 
 def diff(old: str, new: str, old_name: str, new_name: str) -> str:
@@ -193,7 +198,19 @@ def plan_units(wanted: dict[str, tuple[Scheduled, dict[str, str]]], installed: I
     plan = Plan("systemd", [])
     for job_id, (scheduled, files) in wanted.items():
         plan.unit_texts.update(files)
-        plan.jobs.append(_plan_job_units(job_id, scheduled, files, installed, plan))
+        job = _plan_job_units(job_id, scheduled, files, installed, plan)
+        # a file the job no longer has: the timer of a job whose `cron` gave way to `after`
+        gone = sorted(n for n in installed.managed if unit_job_id(n) == job_id and n not in files)
+        if gone:
+            plan.deletes.extend(gone)
+            job.changes.extend(f"remove {name}" for name in gone)
+            job.diff += "".join(
+                diff(installed.managed[name], "", f"{installed.directory}/{name}", "/dev/null")
+                for name in gone
+            )
+            if job.action == "unchanged":
+                job.action = "update"
+        plan.jobs.append(job)
     installed_ids = {unit_job_id(name) for name in installed.managed}
     for job_id in sorted(installed_ids - set(wanted)):
         names = sorted(name for name in installed.managed if unit_job_id(name) == job_id)
@@ -224,7 +241,7 @@ def _taken_problem(directory: str, name: str, owner: str) -> Problem:
 def _plan_job_units(
     job_id: str, scheduled: Scheduled, files: dict[str, str], installed: InstalledUnits, plan: Plan
 ) -> JobPlan:
-    name, enabled, is_reboot, is_interval = scheduled
+    name, enabled, is_reboot, is_interval, has_timer = scheduled
     changes: list[str] = []
     diffs = []
     for file_name, text in files.items():
@@ -237,11 +254,12 @@ def _plan_job_units(
         if old is not None:
             changes.extend(_changed_directives(file_name, old, text))
     if any(name not in installed.managed for name in files):
-        return JobPlan(job_id, name, "create", enabled, [], "".join(diffs), is_reboot, is_interval)
-    if job_id != WATCHER_ID and (render.timer_name(job_id) in installed.enabled) != enabled:
+        return JobPlan(job_id, name, "create", enabled, [], "".join(diffs), is_reboot, is_interval, has_timer)
+    linked = render.timer_name(job_id) in installed.enabled
+    if job_id != WATCHER_ID and has_timer and linked != enabled:
         changes.append(f"enabled: {str(not enabled).lower()} -> {str(enabled).lower()}")
     action: Action = "update" if changes else "unchanged"
-    return JobPlan(job_id, name, action, enabled, changes, "".join(diffs), is_reboot, is_interval)
+    return JobPlan(job_id, name, action, enabled, changes, "".join(diffs), is_reboot, is_interval, has_timer)
 
 
 def plan_crontab(

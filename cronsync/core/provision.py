@@ -32,6 +32,8 @@ def grace(job: Mapping[str, Any]) -> int:
 def check_payload(job: Mapping[str, Any], local_zone: str | None, jobs_file: str) -> dict[str, Any] | None:
     """The check of one job (compiled.json form); None for an @reboot or @every job, which has no times
     a monitor could expect."""
+    if job.get("cron") is None:
+        return None  # runs after other jobs' runs: no times of its own
     schedule = parse(str(job["cron"]))
     if schedule.is_reboot or schedule.every_seconds:
         return None
@@ -39,7 +41,7 @@ def check_payload(job: Mapping[str, Any], local_zone: str | None, jobs_file: str
         "name": job["name"],
         "slug": slug(str(job["id"])),
         "tags": TAG,
-        "desc": f"cronsync job {job['id']} from {jobs_file}",
+        "desc": description(str(job["id"]), jobs_file),
         "schedule": _schedule_text(schedule),
         "tz": job.get("timezone") or local_zone or "UTC",
         "grace": grace(job),
@@ -55,12 +57,22 @@ def _schedule_text(schedule: Schedule) -> str:
     return crontab_expression(schedule)
 
 
-def checks_to_pause(listed: Iterable[Mapping[str, Any]], wanted: set[str]) -> list[Mapping[str, Any]]:
-    """Checks cronsync made (tag and slug) for jobs that are gone, not already paused."""
+def description(job_id: str, jobs_file: str) -> str:
+    """A check's `desc`: which job of which jobs.json it watches (whose apply may pause it)."""
+    return f"cronsync job {job_id} from {jobs_file}"
+
+
+def checks_to_pause(
+    listed: Iterable[Mapping[str, Any]], wanted: set[str], jobs_file: str
+) -> list[Mapping[str, Any]]:
+    """Checks this jobs.json made (tag, slug and `desc`) for jobs it no longer has, not already paused:
+    another user space's checks in the same project, or those of jobs another host of a fleet runs,
+    are left alone."""
     return [
         check
         for check in listed
         if str(check.get("slug", "")).startswith(SLUG_PREFIX)
         and check.get("slug") not in wanted
+        and check.get("desc") == description(str(check["slug"]).removeprefix(SLUG_PREFIX), jobs_file)
         and check.get("status") != "paused"
     ]

@@ -10,9 +10,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from cronsync import JOB_SKIPPED, WATCH_UNHEALTHY, CronsyncError
+from cronsync import JOB_SKIPPED, SCHEDULER_VARIABLE, WATCH_UNHEALTHY, CronsyncError
+from cronsync.core.chains import manager_starts, next_jobs
 from cronsync.core.errors import Problem
 from cronsync.core.ids import WATCH_ID
+from cronsync.core.limits import service_lines
 from cronsync.core.schedule import crontab_escape, crontab_form, on_calendar, parse
 
 TYPE_CHECKING = False  # jinja2 and the pydantic schema are imported only when something is rendered
@@ -213,11 +215,21 @@ def _job_environment(job: AnyJob) -> list[str]:
     return []
 
 
-def job_units(job: AnyJob, target: Target, templates: Templates) -> dict[str, str]:
-    """The service and timer files of one job: {file name: text}."""
-    schedule = parse(job.cron)
+def job_units(
+    job: AnyJob, target: Target, templates: Templates, starts: dict[str, list[str]] | None = None
+) -> dict[str, str]:
+    """The service and timer files of one job: {file name: text}; only the service for a job that has no
+    `cron` (other jobs' runs start it). `starts`: those of the jobs its run starts that the manager
+    starts (core/chains.manager_starts); None when its run starts none."""
     timeout = job.effective_timeout()
     head = marker(target.jobs_file)
+    environment = _job_environment(job)
+    limits = service_lines(job.limits.model_dump(exclude_none=True) if job.limits else None)
+    if starts is not None or limits:
+        # the manager starts the next jobs (OnSuccess=, OnFailure=; exec starts the shared ones through it)
+        # and sets the limits: exec does neither itself
+        environment.append(systemd_environment(SCHEDULER_VARIABLE, "systemd"))
+    starts = starts or {}
     service = templates.render(
         "service.j2",
         marker=head,
@@ -226,8 +238,14 @@ def job_units(job: AnyJob, target: Target, templates: Templates) -> dict[str, st
         syslog_identifier=f"cronsync-{job.id}",
         skipped_exit_status=JOB_SKIPPED,
         timeout_start=f"{timeout + TIMEOUT_GRACE_SECONDS}s" if timeout else None,
-        environment=_job_environment(job),
+        environment=environment,
+        on_success=" ".join(service_name(other) for other in starts.get("success", [])),
+        on_failure=" ".join(service_name(other) for other in starts.get("failure", [])),
+        limits=limits,
     )
+    if job.cron is None:
+        return {service_name(job.id): service}
+    schedule = parse(job.cron)
     timer = templates.render(
         "timer.j2",
         marker=head,
@@ -329,8 +347,9 @@ def watch_crontab_entry(target: Target, templates: Templates, expression: str) -
 def systemd_units(jobs: Sequence[AnyJob], target: Target, templates: Templates) -> dict[str, str]:
     """Every unit file the systemd backend wants installed, the watcher included."""
     units: dict[str, str] = {}
+    starts = manager_starts(next_jobs(jobs))
     for job in jobs:
-        units.update(job_units(job, target, templates))
+        units.update(job_units(job, target, templates, starts.get(job.id)))
     units.update(sync_units(target, templates))
     return units
 
@@ -339,7 +358,9 @@ def crontab_entry(
     job: AnyJob, target: Target, templates: Templates, zone: str | None = None, local_zone: str | None = None
 ) -> CrontabEntry:
     """The job's crontab line; `zone` is the job's timezone when it is not the machine's (`local_zone`).
-    ScheduleError when cron cannot start the job at its times (seconds, @every)."""
+    ScheduleError when cron cannot start the job at its times (seconds, @every). Not for a job without
+    `cron` (other jobs' runs start it: see crontab_entries)."""
+    assert job.cron is not None
     form = crontab_form(parse(job.cron), zone, local_zone)
     guard = ("--guard",) if form.emulated else ()
     line = templates.render(
@@ -359,6 +380,11 @@ def crontab_entries(
     zones: dict[str, str | None] | None = None,
     local_zone: str | None = None,
 ) -> list[CrontabEntry]:
-    """Every job's crontab line; `zones`: the job's timezone by id, where it is not the machine's."""
+    """Every scheduled job's crontab line (a job without `cron` has none: exec starts it after the jobs it
+    follows); `zones`: the job's timezone by id, where it is not the machine's."""
     zones = zones or {}
-    return [crontab_entry(job, target, templates, zones.get(job.id), local_zone) for job in jobs]
+    return [
+        crontab_entry(job, target, templates, zones.get(job.id), local_zone)
+        for job in jobs
+        if job.cron is not None
+    ]

@@ -7,12 +7,13 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, TypeAdapter, field_validator, model_validator
 
 from cronsync.core.field_errors import did_you_mean, error_message
+from cronsync.core.fieldtypes import Duration, GatewayName, HostName, PositiveDuration, StrictModel, Text
 from cronsync.core.health import HOUR_STEPS, MINUTE_STEPS
-from cronsync.core.jobs import GatewayName, PositiveDuration, StrictModel, Text
 from cronsync.core.jsontext import json_type_name
 
 MiB = 1024 * 1024
 HOOK_TIMEOUT_SECONDS = 10
+MAX_GROUP_SIZE = 64  # a run tries each of a group's slots (one lock file each)
 
 
 class OpenAIBackend(StrictModel):
@@ -81,6 +82,59 @@ class HealthchecksSettings(StrictModel):
     api_key_env: Text = Field(description="variable (environment or secrets.env) holding the API key")
 
 
+class FleetSettings(StrictModel):
+    """Several machines, one jobs.json: `run_on: "one"` jobs claim each scheduled time in etcd."""
+
+    etcd: list[Text] = Field(min_length=1, description='etcd client URLs, e.g. ["http://10.0.0.2:2379"]')
+    host: HostName | None = Field(default=None, description="this machine's name (default: its hostname)")
+    prefix: Text = Field(default="/cronsync", description="the etcd key prefix cronsync's keys live under")
+    when_unreachable: Literal["skip", "run"] = Field(
+        default="skip", description='etcd down: "skip" (never run twice) or "run" (never miss)'
+    )
+    failover_delay: Duration = Field(
+        default=10, description="how long each host after the first in a job's hosts waits before claiming"
+    )
+    lease_ttl: PositiveDuration = Field(
+        default=10, description="a running job's lease: its host kills the job when it cannot renew it"
+    )
+    timeout: PositiveDuration = Field(default=2, description="each request to etcd, at most")
+    cacert: Text | None = Field(default=None, description="CA bundle that signed etcd's certificates")
+    cert: Text | None = Field(default=None, description="client certificate (etcd's --client-cert-auth)")
+    key: Text | None = Field(default=None, description="the client certificate's private key")
+    user: Text | None = Field(default=None, description="etcd user (etcd's --auth)")
+    password_env: Text | None = Field(
+        default=None, description="variable (environment or secrets.env) holding the etcd user's password"
+    )
+
+    @field_validator("etcd")
+    @classmethod
+    def _urls(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            if not url.startswith(("http://", "https://")) or not url.partition("://")[2].strip("/"):
+                raise ValueError(
+                    f"{url!r} is not an etcd client URL; write http://HOST:2379 or https://HOST:2379"
+                )
+        return urls
+
+    @field_validator("prefix")
+    @classmethod
+    def _absolute(cls, prefix: str) -> str:
+        if not prefix.startswith("/") or prefix.endswith("/") or any(ch.isspace() for ch in prefix):
+            raise ValueError(
+                f"{prefix!r} is not a key prefix: start it with / and end it without one, with no white "
+                'space, e.g. "/cronsync"'
+            )
+        return prefix
+
+    @model_validator(mode="after")
+    def _password_needs_user(self) -> FleetSettings:
+        if (self.user is None) != (self.password_env is None):
+            raise ValueError("user and password_env go together: give both, or neither")
+        if (self.cert is None) != (self.key is None):
+            raise ValueError("cert and key go together: give both, or neither")
+        return self
+
+
 class Settings(StrictModel):
     gateways: dict[GatewayName, list[Text]] = Field(
         default_factory=dict, description="gateway name -> apprise URLs; ${VAR} is expanded at run time"
@@ -92,6 +146,13 @@ class Settings(StrictModel):
     watch: WatchSettings | None = Field(default=None, description="the watchdog of missed and failing runs")
     healthchecks: HealthchecksSettings | None = Field(
         default=None, description="create one healthchecks.io check per job on apply"
+    )
+    fleet: FleetSettings | None = Field(
+        default=None, description="several machines sharing one jobs.json, coordinated through etcd"
+    )
+    groups: dict[GatewayName, Annotated[int, Field(ge=1, le=MAX_GROUP_SIZE)]] = Field(
+        default_factory=dict,
+        description='group name -> how many of its jobs may run at once, e.g. {"llm": 1}',
     )
 
     @model_validator(mode="after")

@@ -47,16 +47,27 @@ def run_agent(run: Run, outcome: Outcome) -> None:
     payload = run.job["payload"]
     env = run.environment()
     home = os.path.expanduser("~")
-    deadline = run.deadline()
-    capture_bytes = run.log_settings["capture_bytes"]
+    deadline, capture_bytes = run.deadline(), run.log_settings["capture_bytes"]
+    limits = run.own_limits()  # for the processes it starts: context commands, a command backend
     try:
         context = agent.gather_context(
-            payload.get("context") or [], cwd=home, env=env, deadline=deadline, capture_bytes=capture_bytes
+            payload.get("context") or [],
+            cwd=home,
+            env=env,
+            deadline=deadline,
+            capture_bytes=capture_bytes,
+            limits=limits,
         )
         prompt = agent.build_prompt(payload["prompt"], context)
         if backend["backend"] == "command":
             result = agent.ask_command(
-                backend, prompt, cwd=home, env=env, deadline=deadline, capture_bytes=capture_bytes
+                backend,
+                prompt,
+                cwd=home,
+                env=env,
+                deadline=deadline,
+                capture_bytes=capture_bytes,
+                limits=limits,
             )
             outcome.stdout, outcome.stderr = result.stdout, result.stderr
             if result.timed_out:

@@ -46,7 +46,8 @@ if TYPE_CHECKING:
 
 
 def fast_main(argv: list[str]) -> int | None:
-    """argv: `[--user-dir DIR | --user-dir=DIR] exec <job> [--dry-run] [--trigger timer|manual] [--guard]`;
+    """argv: `[--user-dir DIR | --user-dir=DIR] exec <job> [--dry-run] [--trigger T] [--guard]`, T one of
+    timer, manual, after:<job id>, on_failure:<job id> (a run another job's run started under cron);
     None when they are not that (--help, a usage error): then click has them, for its help and messages."""
     parsed = parse_argv(argv)
     if parsed is None:
@@ -97,7 +98,7 @@ def parse_argv(argv: list[str]) -> tuple[str | None, str, bool, str | None, bool
             guard = True
         elif arg == "--trigger" or arg.startswith("--trigger="):
             trigger = arg.partition("=")[2] if "=" in arg else next(args, "")
-            if trigger not in ("timer", "manual"):
+            if not valid_trigger(trigger):
                 return None
         elif arg == "--":
             job = next(args, None) if job is None else None
@@ -110,16 +111,34 @@ def parse_argv(argv: list[str]) -> tuple[str | None, str, bool, str | None, bool
     return None if job is None else (user_dir, job, dry_run, trigger, guard)
 
 
+_ID_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+
+
+def valid_trigger(trigger: str) -> bool:
+    """timer, manual, or `after:<job id>` / `on_failure:<job id>` (no `re`: this is on every run's path)."""
+    if trigger in ("timer", "manual"):
+        return True
+    kind, _, source = trigger.partition(":")
+    return kind in ("after", "on_failure") and bool(source) and set(source) <= _ID_CHARACTERS
+
+
 def execute(
     space: UserSpace, name_or_id: str, *, trigger: str | None, dry_run: bool, guard: bool = False
 ) -> int:
     started, clock = time.time(), time.monotonic()
+    if trigger is None and "MONITOR_UNIT" in os.environ:  # systemd started it: OnSuccess= / OnFailure=
+        from cronsync.exec.chain import monitor_trigger
+
+        trigger = monitor_trigger(os.environ)
+        if trigger == "":
+            return 0  # the run that started it was skipped, not a success (exec/chain.py said so)
     try:
         job, settings = load_job(space, name_or_id)
         if guard and trigger != "manual" and not dry_run and not scheduled_now(job, started):
             return 0  # a crontab entry's extra fire: not one of the job's times, so nothing happens
         if trigger is None:
-            trigger = "manual" if not dry_run and space.consume_run_request(job["id"]) else "timer"
+            requested = None if dry_run else space.consume_run_request(job["id"])
+            trigger = requested if requested is not None and valid_trigger(requested) else "timer"
         run = Run(space, job, settings, trigger)
     except ExecError as exc:
         say(f"error: {exc}")
@@ -131,7 +150,7 @@ def execute(
         if not dry_run:
             log_unrunnable(space, name_or_id, trigger or "timer", ExecError(line, BUG), started, clock)
         return BUG
-    run.started, run.clock = started, clock
+    run.started, run.triggered, run.clock = started, started, clock
     if dry_run:
         from cronsync.exec.dryrun import describe
 
@@ -156,6 +175,8 @@ def execute_run(run: Run) -> int:
     finally:
         if held is not None:
             held.job_ended()
+    if run.claim is not None:
+        run.claim.finish(outcome)
     try:
         notifications = send_notifications(run, outcome) if should_notify(run.job, outcome) else []
     except Exception as exc:  # a bug in notifying: the job's own status and exit code stand
@@ -173,7 +194,12 @@ def execute_run(run: Run) -> int:
         record = bare_record(run, outcome)
     event = write_record(run.space, record, run.log_settings)
     if held is not None:
-        held.release(None if outcome.status == "skipped" else (run.started, time.time()))
+        ran = None if outcome.status == "skipped" else (run.started, time.time())
+        held.release(ran, run.run_id if outcome.status == "replaced" else None)
+    if "next" in run.job and outcome.status != "skipped":  # after / on_failure: only jobs that have them
+        from cronsync.exec.chain import start_next
+
+        start_next(run, outcome.status == "success")
     run_hook(run.settings.get("hooks") or {}, event)  # the next run need not wait for it
     return int(outcome.exit_code)
 
@@ -197,28 +223,74 @@ def run_job(run: Run, outcome: Outcome) -> JobLock | None:
     if isinstance(held, str):
         _skip(outcome, held)
         return None
+    policy = run.job.get("overlap", "skip")
     try:
-        if held.waited:  # the run itself starts now (overlap: queue)
+        if held.waited:  # the run itself starts now (overlap: queue, replace)
             run.waited, run.started, run.clock = round(held.waited, 3), time.time(), time.monotonic()
-        elif run.trigger == "timer" and run.job.get("overlap", "skip") == "skip":
+        elif run.trigger == "timer" and policy == "skip":
             reason = overlap.missed_while_running(run.job, held.previous, time.time(), hook_seconds(run))
             if reason is not None:
                 _skip(outcome, reason)
                 return held
+        if policy == "replace":
+            run.replaced = held.previous_replaced
+            if held.stopped_leftovers:
+                run.record_fields["stopped_leftovers"] = held.stopped_leftovers
+        if run.job.get("group") and not _join_group(run, outcome, held, policy):
+            return held
+        if run.job.get("run_on") == "one" and run.trigger == "timer" and not _claimed(run, outcome):
+            return held
         held.hand_to_job()
         _ping_start(run, outcome)
-        if run.job["action"] == "agent_workflow":
-            from cronsync.exec.agent import run_agent
+        if policy == "replace" or run.job.get("retries"):
+            from cronsync.exec.retry import run_attempts
 
-            run_agent(run, outcome)
+            run_attempts(run, outcome, run_action)
         else:
-            from cronsync.exec.script import run_script
-
-            run_script(run, outcome)
+            run_action(run, outcome)
     except BaseException:
         held.release(None)
         raise
     return held
+
+
+def _claimed(run: Run, outcome: Outcome) -> bool:
+    """run_on "one": whether this host runs the slot (it claimed it, or etcd is unreachable and
+    fleet.when_unreachable is "run"); else the outcome says why not."""
+    from cronsync.exec.claim import claim_slot
+
+    run.claim = claim_slot(run, outcome)
+    if run.claim is not None:
+        run.claim.keep_alive()
+    return outcome.status != "skipped"
+
+
+def run_action(run: Run, outcome: Outcome) -> None:
+    """One attempt of the job: its script, or its agent workflow."""
+    if run.job["action"] == "agent_workflow":
+        from cronsync.exec.agent import run_agent
+
+        run_agent(run, outcome)
+    else:
+        from cronsync.exec.script import run_script
+
+        run_script(run, outcome)
+
+
+def _join_group(run: Run, outcome: Outcome, held: JobLock, policy: str) -> bool:
+    """A place in the job's group for this run (False: skipped, the group is full)."""
+    from cronsync.exec.groups import take_place
+
+    place = take_place(run, policy)
+    if isinstance(place, str):
+        _skip(outcome, place)
+        return False
+    fd, waited = place
+    held.inherited.append(fd)
+    run.group_waited = round(waited, 3)
+    if waited:  # the run itself starts now
+        run.started, run.clock = time.time(), time.monotonic()
+    return True
 
 
 def _skip(outcome: Outcome, reason: str) -> None:
@@ -335,4 +407,8 @@ def _load_job_slowly(
             f"warning: other jobs in {space.jobs_file} have problems (run `cronsync validate`); "
             f"running {job.name!r}"
         )
-    return config.compiled_job(job), loaded.settings.model_dump(mode="json")
+    from cronsync.core.chains import next_jobs, shared_targets
+
+    starts = next_jobs(loaded.jobs)
+    compiled = config.compiled_job(job, starts.get(job.id), shared_targets(starts))
+    return compiled, loaded.settings.model_dump(mode="json")

@@ -51,7 +51,9 @@ def _message(job: Job, outcome: Outcome, redact: Redact) -> str:
     output = outcome.stdout.text(redact).strip()
     if outcome.status == "success":
         return f"{name}: {output or 'done (no output)'}"
-    what = "timed out" if outcome.status == "timeout" else f"failed with exit code {outcome.exit_code}"
+    what = {"timeout": "timed out", "replaced": "was replaced by the next scheduled run"}.get(
+        outcome.status, f"failed with exit code {outcome.exit_code}"
+    )
     parts = [f"{name}: {what}"]
     if outcome.error:
         parts.append(outcome.error)
@@ -129,6 +131,13 @@ def record_run(run: Run, outcome: Outcome, notifications: list[dict[str, Any]]) 
         record["error"] = run.redact(outcome.error)
     if run.waited is not None:
         record["waited"] = run.waited
+    if run.group_waited is not None:
+        record["group_waited"] = run.group_waited
+    if run.attempts is not None:
+        record["attempts"] = run.attempts
+    if run.replaced is not None:
+        record["replaced"] = run.replaced
+    record.update(run.record_fields)
     if notifications:
         record["notifications"] = notifications
     if outcome.pings is not None:

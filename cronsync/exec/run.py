@@ -17,12 +17,15 @@ TYPE_CHECKING = False  # typing itself costs milliseconds on every run: only myp
 if TYPE_CHECKING:
     from typing import Any
 
+    from cronsync.exec.claim import Claim
     from cronsync.userspace.secrets import Secrets
 
     Job = dict[str, Any]
     Settings = dict[str, Any]
 
 TRIGGERS = ("timer", "manual")
+REPLACED_EXIT = 128 + 15  # what a job stopped by SIGTERM exits with: a replaced run's exit code
+REPLACED_MARGIN_SECONDS = 0.05  # an attempt stopped this close to the next scheduled time was stopped for it
 
 
 class ExecError(CronsyncError):
@@ -50,6 +53,15 @@ class Outcome:
         self.error: str | None = None
         self.pings: list[dict[str, Any]] | None = None  # a job's healthcheck pings (exec/healthcheck.py)
 
+    def replaced(self) -> None:
+        """Stopped because the job's next scheduled run is due (overlap: replace, exec/retry.py)."""
+        self.status, self.exit_code = "replaced", REPLACED_EXIT
+        self.error = (
+            "replaced: the next scheduled run was due while this one still ran; its process group was "
+            "stopped (overlap: replace)"
+        )
+        say(self.error)
+
     def fail(self, message: str, exit_code: int, *, timed_out: bool = False) -> None:
         self.status = "timeout" if timed_out else "failure"
         self.exit_code = JOB_TIMEOUT if timed_out else exit_code
@@ -67,6 +79,15 @@ class Run:
         self.clock = time.monotonic()
         self.run_id = new_run_id(self.started)
         self.waited: float | None = None  # seconds the run waited for the previous one (overlap: queue)
+        self.record_fields: dict[str, Any] = {}  # added to the run's log record (the fleet's slot, say)
+        self.triggered = self.started  # when exec began: its slot's time, whatever the run waits for
+        self.claim: Claim | None = None  # run_on "one": this host's claim of the slot (exec/claim.py)
+        # issue #16's run policies (exec/retry.py, exec/groups.py); None for a job without them
+        self.group_waited: float | None = None  # seconds it waited for a place in its group
+        self.attempts: list[dict[str, Any]] | None = None  # each attempt of a job with `retries`
+        self.attempt_clock: float | None = None  # when the current attempt began (monotonic)
+        self.stop_at: float | None = None  # overlap: replace: the next scheduled run's time (monotonic)
+        self.replaced: str | None = None  # the run id of the run this one replaced
         self._secrets: Secrets | None = None
 
     @property
@@ -112,8 +133,30 @@ class Run:
         return job_environment(extra)
 
     def deadline(self) -> float | None:
+        """When the current attempt must end (monotonic): its timeout, or the run replacing it."""
         timeout = self.job.get("timeout")
-        return self.clock + float(timeout) if timeout else None
+        began = self.clock if self.attempt_clock is None else self.attempt_clock
+        ends = [began + float(timeout)] if timeout else []
+        if self.stop_at is not None:
+            ends.append(self.stop_at)
+        return min(ends) if ends else None
+
+    def due_to_be_replaced(self) -> bool:
+        """Whether the next scheduled run is due (overlap: replace): an attempt stopped now is replaced."""
+        return self.stop_at is not None and time.monotonic() >= self.stop_at - REPLACED_MARGIN_SECONDS
+
+    def own_limits(self) -> dict[str, Any] | None:
+        """The job's limits its processes set themselves (under cron: exec/limits.py); None without any."""
+        if not self.job.get("limits"):
+            return None
+        from cronsync.exec.limits import own_limits
+
+        return own_limits(self.job)
+
+    def attempt_timeout(self) -> float | None:
+        """Seconds the current attempt may still take (None: no bound)."""
+        deadline = self.deadline()
+        return None if deadline is None else max(deadline - time.monotonic(), 0.01)
 
 
 def iso_time(epoch: float) -> str:
@@ -134,7 +177,12 @@ def new_run_id(epoch: float) -> str:
 def needs_secrets(run: Run) -> bool:
     agent = run.settings.get("agent") or {}
     uses_key = run.job["action"] == "agent_workflow" and bool(agent.get("api_key_env"))
-    return uses_key or bool(run.job["notify"]["gateways"]) or bool(run.job.get("healthcheck"))
+    etcd_password = run.job.get("run_on") == "one" and bool(
+        (run.settings.get("fleet") or {}).get("password_env")
+    )
+    return (
+        uses_key or etcd_password or bool(run.job["notify"]["gateways"]) or bool(run.job.get("healthcheck"))
+    )
 
 
 def check_secrets_file(run: Run) -> None:

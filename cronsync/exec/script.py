@@ -44,19 +44,44 @@ def working_dir(run: Run) -> str:
 def run_script(run: Run, outcome: Outcome) -> None:
     argv, cwd, env = script_plan(run)
     timeout = run.job.get("timeout")
+    limits, oom_before = run.own_limits(), None
+    if run.job.get("limits"):
+        from cronsync.exec.limits import oom_kills
+
+        oom_before = oom_kills()
     try:
         result = run_process(
-            argv, cwd=cwd, env=env, timeout=timeout, capture_bytes=run.log_settings["capture_bytes"]
+            argv,
+            cwd=cwd,
+            env=env,
+            timeout=run.attempt_timeout(),
+            capture_bytes=run.log_settings["capture_bytes"],
+            limits=limits,
         )
     except StartError as exc:
         raise ExecError(str(exc)) from None
     outcome.stdout, outcome.stderr = result.stdout, result.stderr
-    if result.timed_out:
+    if oom_before is not None:
+        _out_of_memory(run, outcome, oom_before)
+    if result.timed_out and run.due_to_be_replaced():
+        outcome.replaced()
+    elif result.timed_out:
         outcome.fail(
             f"timed out after {timeout}s; its process group was stopped", JOB_TIMEOUT, timed_out=True
         )
     elif result.exit_code != 0:
         outcome.status, outcome.exit_code = "failure", result.exit_code
+
+
+def _out_of_memory(run: Run, outcome: Outcome, before: int) -> None:
+    """Say so when the OOM killer ended a process of the run (its service's cgroup counts it)."""
+    from cronsync.exec.limits import oom_kills, size_text
+
+    after = oom_kills()
+    if after is not None and after > before:
+        limit = run.job["limits"].get("memory_max")
+        past = f" past limits.memory_max ({size_text(int(limit))})" if limit else ""
+        outcome.error = f"killed by the out-of-memory killer: the job used memory{past}"
 
 
 def read_shebang(script: str) -> list[str] | None:

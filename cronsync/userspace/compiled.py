@@ -3,7 +3,7 @@
 `USER/state/compiled.json` holds the validated jobs and settings in a form exec searches without
 reading it whole, so that a run costs the same among 10 jobs or 5,000:
 
-    {"format": 2, "version", "root", "key", "sources", "settings", "count", "bytes"}\\n   (the header)
+    {"format": 3, "version", "root", "key", "sources", "settings", "count", "bytes"}\\n   (the header)
     <job id>\\t<the job as compact JSON>\\n                                              (one per job)
 
 The job lines are sorted by id (ids are `[a-z0-9-]+`; JSON text never holds a raw tab or newline), so
@@ -32,6 +32,7 @@ from cronsync.userspace.paths import (
     COMPILED_FILE,
     SourcesError,
     UserSpace,
+    read_sources_bytes,
     read_sources_signed,
     stat_sources,
 )
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 
     from cronsync.userspace.paths import Signature
 
-FORMAT = 2
+FORMAT = 3
 
 # A stat signature vouches for the bytes read after it only if a later write must change it. A write
 # sets mtime and ctime to the current time as the file system records it, truncated to its timestamp
@@ -72,10 +73,26 @@ class CacheMiss(CronsyncError):
 
 def source_key(space: UserSpace, jobs_bytes: bytes, settings_bytes: bytes | None) -> str:
     """The cache key of a user space's sources: sha256 of cronsync's version (a newer cronsync may check
-    more), the root, jobs.json and settings.json."""
-    head = f"{__version__}\0{space.root_str}\0".encode()
+    more), the root, the machine's name (a job's `hosts` decide whether it is here), jobs.json and
+    settings.json."""
+    head = f"{__version__}\0{space.root_str}\0{os.uname().nodename}\0".encode()
     digest = _sha256()(head + jobs_bytes + b"\0" + (settings_bytes or b""))
     return str(digest.hexdigest())
+
+
+def source_digests(space: UserSpace) -> tuple[str | None, str | None]:
+    """sha256 (hex) of jobs.json's and settings.json's bytes, None for a file absent or unreadable: what
+    a fleet host says it runs, comparable across machines."""
+    try:
+        jobs_bytes, settings_bytes = read_sources_bytes(space)
+    except SourcesError:
+        return None, None
+    return hex_digest(jobs_bytes), hex_digest(settings_bytes)
+
+
+def hex_digest(data: bytes | None) -> str | None:
+    """sha256 of data in hex (None for None), through CPython's built-in hash: no OpenSSL to load."""
+    return None if data is None else str(_sha256()(data).hexdigest())
 
 
 def _sha256() -> Any:

@@ -51,6 +51,11 @@ def processes_lock_name(job_id: str) -> str:
     return f"state/locks/{job_id}.processes.lock"
 
 
+def group_slot_name(group: str, slot: int) -> str:
+    """One of the places of a group of jobs (settings.json "groups"): held while a run of it lives."""
+    return f"state/locks/groups/{group}.{slot}.lock"
+
+
 def job_is_running(space: UserSpace, job_id: str) -> bool:
     """Whether a run of the job (or a process left of one) holds its locks. Takes each that exists for a
     moment: a run starting in that moment tries again (exec/overlap.PROBE_SECONDS). Creates nothing."""
@@ -71,6 +76,22 @@ def job_is_running(space: UserSpace, job_id: str) -> bool:
 
 def run_request_name(job_id: str) -> str:
     return f"state/run-requests/{job_id}"
+
+
+def _read_request(path: str) -> str | None:
+    """A run request's trigger ("" for a manual run); None when it is no regular file to read."""
+    from cronsync.userspace.files import open_no_follow
+
+    try:
+        fd = open_no_follow(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        return os.read(fd, 200).decode("ascii", "replace")
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def config_home() -> str:
@@ -193,26 +214,33 @@ class UserSpace:
         and records the run's trigger as `manual` instead of `timer`."""
         return self.root / run_request_name(job_id)
 
-    def request_manual_run(self, job_id: str) -> None:
-        """Mark the next `cronsync exec` of this job as started by hand (see run_request_file); never
-        through a planted symlink: the new file replaces whatever stands there."""
+    def request_manual_run(self, job_id: str, trigger: str = "manual") -> None:
+        """Mark the next `cronsync exec` of this job as started by hand, or by `trigger` (a chained run
+        exec starts through the manager; see run_request_file); never through a planted symlink: the new
+        file replaces whatever stands there."""
         from cronsync.userspace.files import atomic_write, remove_quietly
 
         path = self.path(run_request_name(job_id))
         remove_quietly(path)
-        atomic_write(path, b"")
+        atomic_write(path, b"" if trigger == "manual" else trigger.encode())
 
-    def consume_run_request(self, job_id: str) -> bool:
-        """True (and the request removed) when `cronsync run` asked for this run: a request made just
-        now. An older one was left by a start that did not happen; it is removed, and this run is not
-        taken for the one asked for."""
+    def consume_run_request(self, job_id: str) -> str | None:
+        """The trigger asked for (and the request removed) when a request was made just now: "manual"
+        from `cronsync run`, or a chained run's. An older one was left by a start that did not happen; it
+        is removed, and this run is not taken for the one asked for."""
         path = self.path(run_request_name(job_id))
         try:
             made = os.lstat(path).st_mtime
-            os.unlink(path)
         except OSError:
-            return False
-        return time.time() - made < RUN_REQUEST_SECONDS
+            return None
+        asked = _read_request(path)
+        try:
+            os.unlink(path)
+        except OSError:  # another exec took it first: the request was for that run
+            asked = None
+        if asked is None or time.time() - made >= RUN_REQUEST_SECONDS:
+            return None
+        return asked or "manual"
 
     def script_path(self, path: str) -> str:
         """The script's real path (a string), which must be an existing file inside USER/scripts after
@@ -417,3 +445,8 @@ def _read(path: str) -> bytes | None:
         return None
     except OSError as exc:
         raise SourcesError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def host_name(configured: str | None) -> str:
+    """This machine's name in a fleet: settings.json fleet.host when given, else its hostname."""
+    return configured or os.uname().nodename

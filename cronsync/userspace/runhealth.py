@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cronsync.core.health import Health, JobTiming, RunRecord, job_health
+from cronsync.core.health import UNCLAIMED, Health, JobTiming, RunRecord, job_health
 from cronsync.userspace.installed import read_install_times
 from cronsync.userspace.paths import UserSpace, job_is_running
 from cronsync.userspace.runlog import read_json_lines, rotated_file
@@ -34,6 +34,8 @@ def run_record(record: dict[str, Any]) -> RunRecord | None:
     seconds = (
         float(duration) if isinstance(duration, int | float) and not isinstance(duration, bool) else None
     )
+    if status == "skipped" and record.get("fleet_error") and "ran_on" not in record:
+        status = UNCLAIMED  # etcd unreachable: not run here, and not known to have run elsewhere
     return RunRecord(start, str(trigger or "timer"), str(status or ""), end, seconds)
 
 

@@ -105,6 +105,44 @@ def test_apply_provisions_one_check_per_job_and_pauses_what_is_gone(
         assert API_KEY not in outputs
 
 
+def test_apply_pauses_only_its_own_jobs_checks(stopped_cron: CronDaemon, user_dir: Path) -> None:
+    """A check of another user space in the same project, and one of a job of this jobs.json that only
+    another host of the fleet runs, are not this apply's to pause; a removed job's check is."""
+    api = ManagementApi()
+    with HttpSink() as server:
+        server.handler = api
+        settings = {
+            "healthchecks": {"api_url": f"{server.url}/api/v3/", "api_key_env": "HC_API_KEY"},
+            "fleet": {"etcd": [f"{server.url}/etcd"], "host": "laptop", "timeout": "1s"},
+        }
+        (user_dir / "config" / "settings.json").write_text(json.dumps(settings))
+        write_secrets(user_dir, f"HC_API_KEY={API_KEY}\n")
+        jobs = [clean_tmp_job("Here"), clean_tmp_job("On The Nas", hosts=["nas"]), clean_tmp_job("Gone")]
+        write_jobs(user_dir, jobs)
+        jobs_file = user_dir / "config" / "jobs.json"
+        for slug, desc in (
+            ("cronsync-on-the-nas", f"cronsync job on-the-nas from {jobs_file}"),
+            ("cronsync-gone", f"cronsync job gone from {jobs_file}"),
+            ("cronsync-theirs", "cronsync job theirs from /home/other/USER/config/jobs.json"),
+        ):
+            api._upsert({"name": slug, "slug": slug, "tags": "cronsync", "desc": desc, "unique": ["slug"]})
+        write_jobs(user_dir, jobs[:2])
+        applied = cronsync_in(stopped_cron, user_dir, "apply", "--backend", "crontab", "--json")
+        assert applied.returncode == 0, applied.stderr
+        report = json.loads(applied.stdout)
+        assert {(r["check"], r["action"]) for r in report["healthchecks"]} == {
+            ("cronsync-here", "created"),
+            ("cronsync-gone", "paused"),
+        }
+        status = {slug: check["status"] for slug, check in api.by_slug().items()}
+        assert status == {
+            "cronsync-here": "new",
+            "cronsync-on-the-nas": "new",
+            "cronsync-gone": "paused",
+            "cronsync-theirs": "new",
+        }
+
+
 def test_a_refusing_api_is_a_warning_and_the_schedules_are_installed(
     stopped_cron: CronDaemon, user_dir: Path
 ) -> None:

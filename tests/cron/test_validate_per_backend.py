@@ -48,3 +48,20 @@ def test_installed_on_crontab_its_refusal_is_an_error_as_apply_would_say(
     error = f"error: {where}: the crontab backend"
     assert validated.stderr.startswith(error) and applied.stderr.startswith(error), validated.stderr
     assert cron_daemon.crontab() == installed
+
+
+def test_installed_on_crontab_status_shows_the_rest_and_the_refusal_as_a_warning(
+    cron_daemon: CronDaemon, user_dir: Path
+) -> None:
+    assert cronsync_in(cron_daemon, user_dir, "apply", "--backend", "crontab").returncode == 0
+    with_seconds(user_dir)
+    shown = cronsync_in(cron_daemon, user_dir, "status", "--json")
+    assert shown.returncode == 0, shown.stderr
+    report = json.loads(shown.stdout)
+    rows = {row["id"]: row for row in report["jobs"]}
+    assert rows["daily-standup-summary"]["installed"] == "in-sync"
+    refused = rows["clean-temp-files"]
+    assert refused["installed"] == "refused" and "crontab backend cannot run" in refused["will_fail"][0]
+    assert any("refuses job 'Clean Temp Files'" in warning for warning in report["warnings"])
+    text = cronsync_in(cron_daemon, user_dir, "status")
+    assert text.returncode == 0 and "installed: refused" in text.stdout, text.stderr

@@ -261,7 +261,7 @@ def test_a_corrupt_header_is_a_miss(settled_quick: Path) -> None:
     whole = path.read_bytes()
     for broken in (
         b"\xff" + whole[1:],
-        whole.replace(b'"format":2', b'"format":3'),
+        whole.replace(b'"format":3', b'"format":2'),  # an older cronsync's
         whole.replace(b'"count":1', b'"count":"1"'),
         whole.replace(b'"key":"', b'"key":0,"x":"'),
         b'{"a": "unterminated\n' + whole.split(b"\n", 1)[1],

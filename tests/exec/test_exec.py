@@ -327,6 +327,40 @@ def test_dry_run_shows_the_plan_and_runs_nothing(tmp_path: Path) -> None:
     assert not marker.exists() and not (user / "logs").exists()
 
 
+def test_dry_run_tells_the_claim_chains_limits_and_healthcheck_and_runs_nothing(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    backup = script_job(
+        "Backup",
+        "b.sh",
+        hosts=["nas", "laptop"],
+        run_on="one",
+        limits={"nice": 10, "io": "idle"},
+        healthcheck="https://hc.example/ping/${HC_UUID}",
+    )
+    jobs = [backup, script_job("Report", "b.sh", after=["Backup"]), script_job("Alert", "b.sh")]
+    jobs[0]["on_failure"] = ["Alert"]
+    fleet = {"etcd": ["http://127.0.0.1:9"], "host": "laptop", "failover_delay": "15s"}
+    user = make_space(tmp_path, jobs, {"fleet": fleet}, scripts={"b.sh": f"#!/bin/sh\ntouch {marker}\n"})
+    (user / "config" / "secrets.env").write_text("HC_UUID=5b3ac0e2-not-for-eyes\n")
+    (user / "config" / "secrets.env").chmod(0o600)
+    result = run_exec(user, "backup", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "limits: nice 10, io idle" in lines
+    assert (
+        "fleet: one run per scheduled time among nas, laptop; this host (laptop) claims it in etcd under "
+        "/cronsync after waiting 15s"
+    ) in lines
+    assert "  etcd unreachable: skip" in lines
+    assert "then: when it succeeds, starts report" in lines
+    assert "then: when it fails, starts alert" in lines
+    assert "healthcheck: https://… uses $HC_UUID (set)" in lines
+    assert "5b3ac0e2" not in result.stdout + result.stderr
+    assert not marker.exists() and not (user / "logs").exists()
+    plain = run_exec(user, "report", "--dry-run").stdout
+    assert not any(word in plain for word in ("fleet:", "then:", "limits:", "healthcheck:")), plain
+
+
 @pytest.mark.parametrize(
     ("name", "text", "expected"),
     [

@@ -129,6 +129,22 @@ def test_command_backend_reads_the_prompt_on_stdin(tmp_path: Path) -> None:
     assert record["excerpt"].startswith("model saw: First line of the prompt\nlines: ")
 
 
+def test_outside_systemd_the_processes_an_agent_job_starts_set_its_limits(tmp_path: Path) -> None:
+    backend = tmp_path / "fake-llm"
+    backend.write_text('#!/bin/sh\necho "backend nice=$(nice) io=$(ionice)"\ncat\n')
+    backend.chmod(0o755)
+    limits = {"nice": 7, "io": "idle", "tasks_max": 50}
+    job = agent_job("Calm", "Summarize", payload={"context": ['sh -c "echo context nice=$(nice)"']})
+    user = make_space(
+        tmp_path, [{**job, "limits": limits}], {"agent": {"backend": "command", "command": [str(backend)]}}
+    )
+    result = run_exec(user, "calm")
+    assert result.returncode == 0, result.stderr
+    assert "backend nice=7 io=idle" in result.stdout
+    assert "context nice=7" in result.stdout  # the context command's output, in the prompt the backend echoes
+    assert int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[16]) == 0  # the test's own
+
+
 def test_no_backend_configured_is_a_clear_error(tmp_path: Path) -> None:
     user = make_space(tmp_path, [agent_job("Lonely", "Hi")])
     result = run_exec(user, "lonely")

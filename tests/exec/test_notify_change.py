@@ -4,10 +4,13 @@ first success after failures, nothing in between; skipped runs never count."""
 from __future__ import annotations
 
 import os
+import subprocess
+import time
 from pathlib import Path
 
 from cronsync.userspace.files import lock
-from tests.support.exectools import log_records, make_space, run_exec, script_job
+from tests.support.exectools import exec_argv, log_records, make_space, run_exec, script_job
+from tests.support.harness import wait_for
 from tests.support.httpsink import HttpSink
 
 
@@ -57,3 +60,36 @@ def test_a_first_run_that_fails_is_told(tmp_path: Path) -> None:
         )
         assert run_exec(user, "backup").returncode == 1
         assert len(sink.wait_for(1)) == 1
+
+
+def test_a_replaced_run_between_two_failures_changes_nothing(tmp_path: Path) -> None:
+    hang, broken = Path.home() / "hang", Path.home() / "broken"
+    script = (
+        '#!/bin/sh\n[ -e "$HOME/hang" ] && { rm "$HOME/hang"; sleep 300; }\n'
+        '[ -e "$HOME/broken" ] && { echo "disk full" >&2; exit 4; }\necho ok\n'
+    )
+    notify = {"on": "change", "gateways": ["sink"]}
+    with HttpSink() as sink:
+        job = script_job("Backup", "b.sh", cron="*/3 * * * * *", overlap="replace", notify=notify)
+        user = make_space(
+            tmp_path,
+            [job],
+            {"gateways": {"sink": [f"json://127.0.0.1:{sink.port}/notify"]}},
+            scripts={"b.sh": script},
+        )
+        broken.touch()
+        assert run_exec(user, "backup", "--trigger", "timer").returncode == 4
+        assert len(sink.wait_for(1)) == 1  # the first failure is told
+        hang.touch()
+        hanging = subprocess.Popen(exec_argv(user, "backup", "--trigger", "timer"), stderr=subprocess.PIPE)
+        try:
+            assert wait_for(lambda: not hang.exists(), 20)  # its job runs, and will not end by itself
+            time.sleep(3 - time.time() % 3 + 0.1)  # the next scheduled time has come: its run replaces it
+            assert run_exec(user, "backup", "--trigger", "timer").returncode == 4
+        finally:
+            _, err = hanging.communicate(timeout=30)
+        assert hanging.returncode == 143, err
+        statuses = [r["status"] for r in log_records(user)]
+        assert statuses == ["failure", "replaced", "failure"]
+        time.sleep(0.5)  # a notification sent by mistake would have arrived by now
+        assert len(sink.requests) == 1  # a failure after a replaced run that followed a failure is no change

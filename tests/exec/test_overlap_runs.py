@@ -6,15 +6,19 @@ holds neither exec for long nor the job's lock."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cronsync.adapters.process import groups_holding
+from cronsync.exec.overlap import JOB_FD_FLOOR
 from cronsync.userspace.paths import UserSpace
 from tests.support.exectools import exec_argv, log_records, make_space, run_exec, script_job
 
@@ -87,6 +91,60 @@ def test_queue_after_a_killed_exec_waits_for_the_processes_and_logs_the_wait(tmp
     (record,) = log_records(user)
     assert record["status"] == "success" and record["waited"] >= 1.0
     assert record["duration"] < record["waited"]  # the run itself, not the wait
+
+
+def test_replace_after_a_killed_exec_stops_what_it_left_then_runs(tmp_path: Path) -> None:
+    """Nothing is left to stop the old run itself (its exec was SIGKILLed): the new run stops the
+    processes that still hold the job, SIGKILL after the grace for those that ignore SIGTERM."""
+    hold, pids = tmp_path / "hold", tmp_path / "pids"
+    stubborn = "#!/bin/sh\ntrap '' TERM\n" + HOLDING.removeprefix("#!/bin/sh\n")
+    user = make_space(
+        tmp_path,
+        [script_job("Holds", "holds.sh", overlap="replace")],
+        scripts={"holds.sh": stubborn.format(hold=hold, pids=pids)},
+    )
+    hold.touch()
+    shell, grandchild = start_and_kill_exec(user, pids)
+    hold.unlink()
+    try:
+        replacing = run_exec(user, "holds")
+        assert _gone(shell, 2) and _gone(grandchild, 2)  # stopped before the new run began (or reaped soon)
+    finally:
+        _kill(shell)
+        _kill(grandchild)
+    assert replacing.returncode == 0 and replacing.stdout == "quick\n", replacing.stderr
+    assert "stopped 1 process group(s) left of the previous run" in replacing.stderr
+    (record,) = log_records(user)
+    assert record["status"] == "success" and record["stopped_leftovers"] == 1, record
+    assert record["waited"] >= 5.0  # the grace SIGTERM gets, then SIGKILL
+
+
+def test_only_groups_holding_the_lock_where_a_job_gets_it_are_found(tmp_path: Path) -> None:
+    """What replace may stop: another group holding the file at JOB_FD_FLOOR or above; not one holding
+    it at a low number (a command that peeks at the lock), and never this process's own group."""
+    path = tmp_path / "held"
+    path.touch()
+    hold = (
+        "import os, sys, time\nos.dup2(os.open(sys.argv[1], os.O_RDONLY), int(sys.argv[2]))\ntime.sleep(60)"
+    )
+    high, low = (
+        subprocess.Popen([sys.executable, "-c", hold, str(path), fd], start_new_session=True)
+        for fd in (str(JOB_FD_FLOOR + 3), "7")
+    )
+    ours = os.open(path, os.O_RDONLY)
+    ours_high = fcntl.fcntl(ours, fcntl.F_DUPFD, JOB_FD_FLOOR)
+    try:
+        assert _eventually(lambda: groups_holding(str(path), JOB_FD_FLOOR) == {high.pid})
+        high.kill()
+        high.wait()
+        assert groups_holding(str(path), JOB_FD_FLOOR) == set()
+        assert groups_holding(str(path), 0) == {low.pid}
+    finally:
+        os.close(ours)
+        os.close(ours_high)
+        for child in (high, low):
+            child.kill()
+            child.wait()
 
 
 def test_a_queued_run_logs_its_wait_apart_from_its_start_and_duration(tmp_path: Path) -> None:

@@ -211,7 +211,10 @@ def test_only_the_two_entry_points_exit() -> None:
                 raised = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
                 if isinstance(raised, ast.Name) and raised.id == "SystemExit":
                     found.append(module)
-    assert set(found) <= {"cronsync.__main__"}, found  # cli and exec return codes to __main__
+    # cli and exec return codes to __main__; adapters.process's forked child (a job with limits, under
+    # cron) must _exit when it cannot exec the job, having told the parent why
+    assert set(found) <= {"cronsync.__main__", "cronsync.adapters.process"}, found
+    assert found.count("cronsync.adapters.process") <= 1, found
 
 
 def _compared_strings(path: Path) -> set[str]:
@@ -376,6 +379,39 @@ def test_exec_loads_only_its_allow_listed_modules(tmp_path: Path) -> None:
     ours = _exec_imports(user, "quick")  # right after a (short) run: the re-fired-timer check costs nothing
     assert "cronsync.core.cronmatch" not in ours
     assert ours <= EXEC_MODULES, sorted(ours - EXEC_MODULES)
+
+
+POLICY_MODULES = {
+    "cronsync.exec.retry",
+    "cronsync.exec.groups",
+}  # only for a job with retries, replace, group
+
+
+def test_exec_loads_the_run_policies_only_for_a_job_that_has_them(tmp_path: Path) -> None:
+    from tests.support.exectools import make_space, script_job
+
+    jobs = [
+        script_job("Plain", "quick.sh"),
+        script_job("Policies", "quick.sh", retries={"count": 1}, overlap="replace", group="g"),
+    ]
+    user = make_space(tmp_path, jobs, {"groups": {"g": 1}}, scripts={"quick.sh": "#!/bin/sh\necho ok\n"})
+    assert cronsync("validate", user_dir=user).returncode == 0  # writes the cache exec reads
+    assert not _exec_imports(user, "plain") & POLICY_MODULES
+    ours = _exec_imports(user, "policies")
+    assert ours >= POLICY_MODULES
+    assert ours - POLICY_MODULES - {"cronsync.core.schedule"} - _SCHEDULE_MODULES <= EXEC_MODULES, sorted(
+        ours
+    )
+
+
+# what exec/retry.next_due loads to find the next scheduled run (the schedule's parser)
+_SCHEDULE_MODULES = {
+    "cronsync.core.cronexpr",
+    "cronsync.core.crontabform",
+    "cronsync.core.oncalendar",
+    "cronsync.core.cronmatch",
+    "cronsync.core",
+}
 
 
 def test_a_guarded_exec_off_its_schedule_loads_almost_nothing(tmp_path: Path) -> None:

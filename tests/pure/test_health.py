@@ -123,6 +123,13 @@ HEALTH_CASES = [
         "failing",
     ),
     (
+        "a replaced run does not break a failing streak either",
+        EVERY_MINUTE,
+        [run(0.01, "failure"), run(1.01, "replaced"), run(2.01, "failure"), run(3.01, "timeout")],
+        3.9,
+        "failing",
+    ),
+    (
         "missed beats failing",
         EVERY_MINUTE,
         [run(m + 0.01, "failure") for m in range(FAILING_RUNS)],
@@ -207,3 +214,17 @@ def test_with_no_runs_every_judged_instant_is_missed(cron: str, now: int) -> Non
     instants = classify(JobTiming(cron, "UTC"), at(-0.5), at(now), [])
     assert all(i.kind == "missed" for i in instants)
     assert all(i.at + JobTiming(cron).grace < at(now) for i in instants)
+
+
+def test_a_fleet_run_etcd_could_not_claim_is_missed_and_one_another_host_ran_is_not() -> None:
+    from cronsync.userspace.runhealth import run_record
+
+    def logged(minutes: float, **fields: object) -> RunRecord:
+        start = at(minutes).isoformat()
+        record = run_record({"start": start, "end": start, "trigger": "timer", "status": "skipped", **fields})
+        assert record is not None
+        return record
+
+    unclaimed = logged(0.01, fleet_error="etcd unreachable (http://10.0.0.2:2379: timed out)")
+    ran_elsewhere = logged(1.01, ran_on="nas", slot="2026-03-02T10:01:00Z")
+    assert kinds(EVERY_MINUTE, [unclaimed, ran_elsewhere], 1.9) == ["missed", "skipped"]

@@ -26,8 +26,13 @@ def test_run_request_is_created_once_and_consumed_once(tmp_path: Path) -> None:
     space.request_manual_run("job")
     assert space.run_request_file("job") == tmp_path / run_request_name("job")
     assert space.run_request_file("job").exists()
-    assert space.consume_run_request("job")
-    assert not space.consume_run_request("job")
+    assert space.consume_run_request("job") == "manual"
+    assert space.consume_run_request("job") is None
+    space.request_manual_run("job", "after:fetch-mail")  # a chained run exec starts through the manager
+    assert space.consume_run_request("job") == "after:fetch-mail"
+    space.run_request_file("job").symlink_to(tmp_path / "elsewhere")
+    assert space.consume_run_request("job") is None  # never read through a symlink
+    assert not space.run_request_file("job").is_symlink()  # and not left for the next run
 
 
 def test_script_path_stays_inside_user_scripts(tmp_path: Path) -> None:

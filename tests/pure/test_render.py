@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from cronsync.core.jobs import MAX_NAME_LENGTH, ScriptJob
 from cronsync.core.schedule import on_calendar, parse
 from cronsync.resources import templates
 from cronsync.userspace.paths import UserSpace
+from tests.support.systemd_calendar import verify_units
 
 TEMPLATES = templates()
 SERVICE_KEYS = {
@@ -176,12 +176,7 @@ def test_units_pass_systemd_analyze_verify(user_dir: Path, tmp_path: Path) -> No
     unit_dir.mkdir()
     for name, text in units.items():
         (unit_dir / name).write_text(text)
-    proc = subprocess.run(
-        ["systemd-analyze", "verify", "--user", *sorted(str(p) for p in unit_dir.iterdir())],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = verify_units(*unit_dir.iterdir())
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 from datetime import UTC, datetime
@@ -29,6 +28,7 @@ from tests.support.systemd_calendar import (
     compare_with_systemd,
     systemd_calendar,
     union_of_elapses,
+    verify_units,
 )
 
 ITERATIONS = 40
@@ -296,9 +296,7 @@ def test_next_fires_are_aware_times_in_the_requested_zone() -> None:
 
 def verify(unit: Path) -> subprocess.CompletedProcess[str]:
     """`systemd-analyze verify --user` of one unit file."""
-    env = {**os.environ, "SYSTEMD_COLORS": "0"}
-    argv = ["systemd-analyze", "verify", "--user", str(unit)]
-    return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60, check=False)
+    return verify_units(unit)
 
 
 def test_generated_timer_passes_systemd_analyze_verify(tmp_path: Path) -> None:

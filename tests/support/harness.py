@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 import textwrap
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,15 @@ CRON = "/usr/sbin/cron"
 _USER_MANAGER_SCRIPT = textwrap.dedent(
     """\
     set -e
+    # A cgroup of its own (where the machine lets us make one): a user manager names its units' cgroups
+    # from its own, so two managers started from one cgroup would each take the other's processes for
+    # their units' (and stop them as leftovers when a unit of the same name ends).
+    for hierarchy in systemd unified; do
+      own="/sys/fs/cgroup/$hierarchy$CRONSYNC_TEST_CGROUP"
+      if [ -n "$CRONSYNC_TEST_CGROUP" ] && mkdir -p "$own" 2>/dev/null; then
+        echo $$ > "$own/cgroup.procs" 2>/dev/null || true
+      fi
+    done
     mount -t tmpfs tmpfs /run/systemd
     mkdir -p /run/systemd/system
     mount -t tmpfs tmpfs /run/log
@@ -103,6 +113,11 @@ def _wait_gone(pids: Sequence[int], timeout: float) -> list[int]:
     return alive
 
 
+def is_gone(pid: int) -> bool:
+    """Whether no process has this pid, or only a zombie waiting for its parent to reap it."""
+    return not os.path.exists(f"/proc/{pid}") or _is_zombie(pid)
+
+
 def _is_zombie(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as handle:
@@ -118,6 +133,9 @@ class Namespaced:
     process: subprocess.Popen[bytes]
     namespace: str
     log_path: Path
+    # An open descriptor of the namespace keeps it alive, so that its id is not given to another test's
+    # namespace (tests run in parallel) while this one may still sweep it; closed by stop().
+    namespace_fd: int | None = None
 
     @property
     def pid(self) -> int:
@@ -129,7 +147,10 @@ class Namespaced:
         return ["nsenter", "--mount", f"--target={self.pid}", f"--wd={os.getcwd()}", "--", *argv]
 
     def stop(self) -> None:
-        """SIGTERM the main process, then SIGKILL whatever is left in the namespace."""
+        """SIGTERM the main process, then SIGKILL whatever is left in the namespace (once: a second stop
+        does nothing)."""
+        if self.namespace_fd is None:
+            return
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -142,6 +163,8 @@ class Namespaced:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         _wait_gone(leftovers, 5)
+        os.close(self.namespace_fd)
+        self.namespace_fd = None
 
 
 def _start_namespaced(script: str, env: Mapping[str, str], log_path: Path) -> Namespaced:
@@ -158,12 +181,43 @@ def _start_namespaced(script: str, env: Mapping[str, str], log_path: Path) -> Na
     while time.monotonic() < deadline:
         namespace = _mount_namespace(process.pid)
         if namespace and namespace != host_namespace:
-            return Namespaced(process, namespace, log_path)
+            try:
+                held = os.open(f"/proc/{process.pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                break
+            if _mount_namespace(process.pid) == namespace:  # the one held is the one seen
+                return Namespaced(process, namespace, log_path, held)
+            os.close(held)
         if process.poll() is not None:
             break
         time.sleep(0.01)
     process.kill()
     raise RuntimeError(f"could not start a private mount namespace: {log_path.read_text(errors='replace')}")
+
+
+def _own_cgroup_path() -> str:
+    """A new cgroup path below this process's own (cgroup v2's, or v1's name=systemd), for one manager."""
+    own = "/"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            number, controllers, path = line.split(":", 2)
+            if number == "0" or controllers == "name=systemd":
+                own = path
+    return f"{own.rstrip('/')}/cronsync-test-{uuid.uuid4().hex[:12]}"
+
+
+def _remove_cgroup(path: str) -> None:
+    """The manager's cgroups, deepest first, once its processes are gone (an rmdir of a cgroup that still
+    has processes fails: then it is left, and is harmless)."""
+    for hierarchy in ("systemd", "unified"):
+        top = Path(f"/sys/fs/cgroup/{hierarchy}{path}")
+        if not top.is_dir():
+            continue
+        for folder in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        with contextlib.suppress(OSError):
+            top.rmdir()
 
 
 @dataclass
@@ -190,6 +244,7 @@ class UserManager:
         runtime_dir = Path(tempfile.mkdtemp(prefix="cs-rt-", dir="/tmp"))
         runtime_dir.chmod(0o700)
         env = {
+            "CRONSYNC_TEST_CGROUP": _own_cgroup_path(),
             "HOME": str(home),
             "XDG_RUNTIME_DIR": str(runtime_dir),
             "XDG_CONFIG_HOME": str(config_home),
@@ -252,6 +307,7 @@ class UserManager:
 
     def stop(self) -> None:
         self.tree.stop()
+        _remove_cgroup(self.env["CRONSYNC_TEST_CGROUP"])
         for path in self.extra_cleanup:
             shutil.rmtree(path, ignore_errors=True)
 

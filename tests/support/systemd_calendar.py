@@ -7,6 +7,7 @@ import re
 import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from cronsync.core.schedule import Schedule, next_fires, on_calendar
 
@@ -78,3 +79,20 @@ BASE_TIMES = [
     datetime(2024, 4, 30, 22, 41, tzinfo=UTC),
     datetime(2024, 6, 15, 10, 7, 30, tzinfo=UTC),
 ]
+
+
+def verify_units(*units: Path) -> subprocess.CompletedProcess[str]:
+    """`systemd-analyze verify --user` of unit files, with a short XDG_RUNTIME_DIR of its own: the user
+    units it also loads (gpg-agent's sockets) put their socket paths there, and a test's own runtime dir
+    under pytest's folders (deeper still with parallel workers) is too long for a socket's path."""
+    import os
+    import shutil
+    import tempfile
+
+    runtime = tempfile.mkdtemp(prefix="cs-v-", dir="/tmp")
+    try:
+        env = {**os.environ, "SYSTEMD_COLORS": "0", "XDG_RUNTIME_DIR": runtime}
+        argv = ["systemd-analyze", "verify", "--user", *sorted(str(unit) for unit in units)]
+        return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60, check=False)
+    finally:
+        shutil.rmtree(runtime, ignore_errors=True)

@@ -3,10 +3,11 @@ manager starts."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
-from tests.support.cli import apply_json
+from tests.support.cli import apply_json, cronsync
 from tests.support.exectools import log_records, make_space, script_job
 from tests.support.harness import UserManager, wait_for
 from tests.support.userspaces import jobs_of, write_jobs
@@ -32,6 +33,9 @@ def test_a_reboot_job_runs_when_the_manager_starts_not_when_applied(
     assert wait_for(runs.exists, timeout=30), systemd_user.journal("cronsync-at-boot")
     assert wait_for(lambda: len(log_records(user)) == 1, timeout=10)
     assert log_records(user)[0]["trigger"] == "timer"
+    # its timer's monotonic elapse (start-up) is past: status shows no next run, not that past one
+    rows = json.loads(cronsync("status", "--json", user_dir=user).stdout)["jobs"]
+    assert [row["next_run"] for row in rows if row["id"] == "at-boot"] == [None], rows
 
     systemd_user.systemctl("stop", "cronsync-sync.path")  # this apply, not the watcher's, is under test
     jobs = jobs_of(user)

@@ -4,9 +4,12 @@ is fixed (FixedRandomDelay=true)."""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tests.support.cli import apply_json
+from cronsync.adapters.systemd import SystemctlManager, connect
+from tests.support.cli import apply_json, cronsync
 from tests.support.harness import UserManager
 from tests.support.userspaces import enable_every_job, jobs_of, write_jobs
 
@@ -32,6 +35,20 @@ def test_every_last_day_and_seconds_apply_and_are_scheduled(
     )
     assert last["ActiveState"] == "active" and last["FixedRandomDelay"] == "yes", last
     assert "*-*~01 00:00:30" in last["TimersCalendar"], last
+    # its next run is one interval after apply started the timer, as the manager says, both ways it is read
+    timer_job = "daily-standup-summary"
+    timer = f"cronsync-{timer_job}.timer"
+    applied = datetime.now(UTC)
+    by_bus, by_systemctl = connect(), SystemctlManager()
+    assert by_bus is not None and by_bus.via.startswith("pystemd"), by_bus
+    for manager in (by_bus, by_systemctl):
+        due = manager.states([timer])[timer].next_elapse_usec / 1e6 - applied.timestamp()
+        assert 90 * 60 - 30 < due <= 90 * 60 + 1, (manager.via, due)
+    rows = json.loads(cronsync("status", "--json", user_dir=user_dir).stdout)["jobs"]
+    next_run = datetime.fromisoformat(next(r for r in rows if r["id"] == timer_job)["next_run"])
+    assert timedelta(minutes=89) < next_run - applied <= timedelta(minutes=90, seconds=1), rows
+    reported = next(j for j in report["jobs"] if j["id"] == timer_job)["next_run"]
+    assert abs(datetime.fromisoformat(reported) - next_run) <= timedelta(seconds=1), reported
     # @every is started by apply (not left to the manager's start-up, as @reboot is), on the fast path too
     details = {job["id"]: job["detail"] for job in report["jobs"]}
     assert details["daily-standup-summary"] == "ok", details
