@@ -61,9 +61,12 @@ def test_after_and_on_failure_under_cron(cron_daemon: CronDaemon, tmp_path: Path
     assert time.monotonic() - began < 20 and not records_of(user, "sort-mail")  # fetch's end did not wait
     # the chained run holds none of fetch's locks: fetch runs again beside it
     assert run(cron_daemon, user, "fetch-mail") == 0
+    # the second fetch's chained run finds the first still going: skipped, as sort-mail's overlap says.
+    # It is detached, so it may start late: the first is held running until the skip is on record.
+    assert wait_for(lambda: records_of(user, "sort-mail"), 30)
+    assert [r["status"] for r in records_of(user, "sort-mail")] == ["skipped"]
     (tmp_path / "go").unlink()
     assert wait_for(lambda: len(records_of(user, "sort-mail")) == 2, 30)
-    # the second fetch's chained run found the first still going: skipped, as sort-mail's overlap says
     by_status = {str(r["status"]): r for r in records_of(user, "sort-mail")}
     assert sorted(by_status) == ["skipped", "success"]
     assert {str(r["trigger"]) for r in by_status.values()} == {"after:fetch-mail"}
